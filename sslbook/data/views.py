@@ -1,0 +1,94 @@
+"""Augmentations as named, parametrised callables, and a two-view wrapper.
+
+An augmentation maps a batch ``x`` of shape ``(n, ...)`` to a randomly transformed batch of the
+same shape; it takes an optional ``torch.Generator`` so a chapter can make its views
+reproducible. :class:`TwoViews` draws two independent augmentations of the same batch: row ``i``
+of both outputs is a positive pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from .. import _checks
+
+__all__ = ["Augmentation", "GaussianNoise", "RandomMask", "Compose", "TwoViews"]
+
+Augmentation = Callable[..., torch.Tensor]
+
+
+def _batch(x: torch.Tensor) -> torch.Tensor:
+    _checks.tensor(x, "x", ndim=(2, 3, 4))
+    return x
+
+
+@dataclass(frozen=True)
+class GaussianNoise:
+    """Add i.i.d. ``N(0, std^2)`` noise to every entry (std >= 0)."""
+
+    std: float
+
+    def __post_init__(self) -> None:
+        _checks.positive(self.std, "std", allow_zero=True)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _batch(x)
+        if self.std == 0:
+            return x.clone()
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
+        return x + self.std * noise
+
+
+@dataclass(frozen=True)
+class RandomMask:
+    """Set each feature to zero independently with probability ``p`` (0 <= p < 1)."""
+
+    p: float
+
+    def __post_init__(self) -> None:
+        p = _checks.probability(self.p, "p")
+        if p >= 1:
+            raise ValueError(f"p must be < 1 (p = 1 erases the input), got {self.p!r}")
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _batch(x)
+        keep = torch.rand(x.shape, generator=generator, device="cpu").to(x.device) >= self.p
+        return x * keep
+
+
+class Compose:
+    """Apply augmentations in order: ``Compose([GaussianNoise(0.1), RandomMask(0.2)])``."""
+
+    def __init__(self, transforms: Sequence[Augmentation]) -> None:
+        if isinstance(transforms, (str, bytes)) or not isinstance(transforms, Sequence) or not transforms:
+            raise TypeError("transforms must be a non-empty sequence of callables")
+        for i, t in enumerate(transforms):
+            if not callable(t):
+                raise TypeError(f"transforms[{i}] must be callable, got {type(t).__name__}")
+        self.transforms = list(transforms)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        for t in self.transforms:
+            x = t(x, generator=generator)
+        return x
+
+    def __repr__(self) -> str:
+        return f"Compose({self.transforms!r})"
+
+
+class TwoViews:
+    """Two independent draws of ``transform`` on the same batch (a positive pair per row)."""
+
+    def __init__(self, transform: Augmentation) -> None:
+        if not callable(transform):
+            raise TypeError(f"transform must be callable, got {type(transform).__name__}")
+        self.transform = transform
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform(x, generator=generator), self.transform(x, generator=generator)
+
+    def __repr__(self) -> str:
+        return f"TwoViews({self.transform!r})"

@@ -1,0 +1,266 @@
+"""Self-supervised losses as pure functions of two views.
+
+Every loss takes the embeddings of two views of the same batch, ``z1`` and ``z2`` of shape
+``(n, k)`` (row ``i`` of each is a positive pair), and returns a scalar tensor. Composite losses
+have a ``*_terms`` twin returning a dict of their terms (each a scalar tensor, plus ``"loss"``,
+their weighted sum) so chapters can plot what each term does.
+
+References
+----------
+InfoNCE: van den Oord et al. (2018); NT-Xent: Chen et al. (2020, SimCLR); spectral contrastive
+loss: HaoChen et al. (2021); SimSiam: Chen & He (2021); Barlow Twins: Zbontar et al. (2021);
+VICReg: Bardes et al. (2022).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import _checks
+
+__all__ = [
+    "info_nce", "info_nce_terms", "nt_xent", "spectral_contrastive", "spectral_contrastive_terms",
+    "negative_cosine", "simsiam", "barlow_twins", "barlow_twins_terms", "vicreg", "vicreg_terms",
+    "SIMILARITIES",
+]
+
+SIMILARITIES = ("cosine", "dot")
+Terms = dict[str, torch.Tensor]
+
+
+def _views(z1: torch.Tensor, z2: torch.Tensor, min_batch: int = 2) -> None:
+    _checks.tensor(z1, "z1", ndim=2)
+    _checks.tensor(z2, "z2", ndim=2)
+    _checks.same_shape(z1, z2, "z1", "z2")
+    if z1.shape[0] < min_batch:
+        raise ValueError(f"z1 and z2 need a batch of at least {min_batch} samples, got {z1.shape[0]}")
+    if z1.shape[1] < 1:
+        raise ValueError("z1 and z2 need at least one feature column")
+
+
+def _similarity_matrix(z1: torch.Tensor, z2: torch.Tensor, similarity: str) -> torch.Tensor:
+    _checks.choice(similarity, "similarity", SIMILARITIES)
+    if similarity == "cosine":
+        z1 = F.normalize(z1, dim=1)
+        z2 = F.normalize(z2, dim=1)
+    return z1 @ z2.T
+
+
+def info_nce_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5,
+                   similarity: str = "cosine", symmetric: bool = True) -> Terms:
+    r"""InfoNCE split into its alignment and uniformity (log-partition) terms.
+
+    With :math:`s_{ij} = \mathrm{sim}(z^{(1)}_i, z^{(2)}_j)/\tau`, the loss of anchor ``i`` is
+    :math:`-s_{ii} + \log\sum_j e^{s_{ij}}`: the other rows of the second view are the negatives.
+
+    Parameters
+    ----------
+    z1, z2
+        Embeddings of the two views, shape ``(n, k)``, ``n >= 2``.
+    temperature
+        :math:`\tau > 0`.
+    similarity
+        ``"cosine"`` (normalised embeddings, SimCLR) or ``"dot"`` (inner product, as in the
+        theory of Gaussian mixtures, Bansal et al. 2024).
+    symmetric
+        Average the loss with its mirror image (view 2 as anchors).
+
+    Returns
+    -------
+    dict
+        ``"alignment"`` (mean of :math:`-s_{ii}`), ``"uniformity"`` (mean log-partition) and
+        ``"loss"`` (their sum), each a scalar tensor.
+    """
+    _views(z1, z2)
+    tau = _checks.positive(temperature, "temperature")
+    if not isinstance(symmetric, bool):
+        raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
+    s = _similarity_matrix(z1, z2, similarity) / tau
+    align = -torch.diagonal(s).mean()
+    unif = torch.logsumexp(s, dim=1).mean()
+    if symmetric:
+        unif = 0.5 * (unif + torch.logsumexp(s, dim=0).mean())
+    return {"alignment": align, "uniformity": unif, "loss": align + unif}
+
+
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, similarity: str = "cosine",
+             symmetric: bool = True) -> torch.Tensor:
+    """InfoNCE loss (see :func:`info_nce_terms`), a scalar tensor."""
+    return info_nce_terms(z1, z2, temperature, similarity, symmetric)["loss"]
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    r"""SimCLR's normalised-temperature cross-entropy over the ``2n`` views.
+
+    Each of the ``2n`` embeddings is an anchor; its positive is the other view of the same
+    sample and its negatives are the remaining ``2n - 2`` embeddings (both views), with cosine
+    similarity divided by ``temperature``.
+
+    Parameters
+    ----------
+    z1, z2
+        Shape ``(n, k)``, ``n >= 2``.
+    temperature
+        :math:`\tau > 0`.
+    """
+    _views(z1, z2)
+    tau = _checks.positive(temperature, "temperature")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
+    s = (z @ z.T) / tau
+    s = s.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(s, target)
+
+
+def spectral_contrastive_terms(z1: torch.Tensor, z2: torch.Tensor) -> Terms:
+    r"""Spectral contrastive loss :math:`-2\,\mathbb{E}[z_1^\top z_2] + \mathbb{E}_{i\neq j}[(z_{1,i}^\top z_{2,j})^2]`.
+
+    Parameters
+    ----------
+    z1, z2
+        Shape ``(n, k)``, ``n >= 2`` (HaoChen et al., 2021).
+
+    Returns
+    -------
+    dict
+        ``"attraction"`` (:math:`-2` mean positive inner product), ``"repulsion"`` (mean squared
+        inner product over pairs ``i != j``) and ``"loss"``.
+    """
+    _views(z1, z2)
+    n = z1.shape[0]
+    g = z1 @ z2.T
+    attraction = -2.0 * torch.diagonal(g).mean()
+    off = ~torch.eye(n, dtype=torch.bool, device=g.device)
+    repulsion = g[off].pow(2).mean()
+    return {"attraction": attraction, "repulsion": repulsion, "loss": attraction + repulsion}
+
+
+def spectral_contrastive(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Spectral contrastive loss (see :func:`spectral_contrastive_terms`)."""
+    return spectral_contrastive_terms(z1, z2)["loss"]
+
+
+def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True) -> torch.Tensor:
+    """Mean negative cosine similarity between predictions ``p`` and targets ``z``.
+
+    Parameters
+    ----------
+    p, z
+        Shape ``(n, k)``, ``n >= 1``.
+    stop_gradient
+        Detach ``z`` (SimSiam's stop-gradient), so only ``p``'s branch receives gradients.
+    """
+    _views(p, z, min_batch=1)
+    if stop_gradient:
+        z = z.detach()
+    return -F.cosine_similarity(p, z, dim=1).mean()
+
+
+def simsiam(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    r"""SimSiam's symmetrised loss :math:`\tfrac12 D(p_1, \mathrm{sg}(z_2)) + \tfrac12 D(p_2, \mathrm{sg}(z_1))`.
+
+    Parameters
+    ----------
+    p1, p2
+        Predictor outputs for views 1 and 2, shape ``(n, k)``.
+    z1, z2
+        Encoder (projector) outputs for views 1 and 2, shape ``(n, k)``; gradients are stopped.
+    """
+    _views(p1, p2, min_batch=1)
+    _views(z1, z2, min_batch=1)
+    _checks.same_shape(p1, z1, "p1", "z1")
+    return 0.5 * (negative_cosine(p1, z2) + negative_cosine(p2, z1))
+
+
+def _standardise(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    return (z - z.mean(0)) / (z.std(0, unbiased=False) + eps)
+
+
+def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> Terms:
+    r"""Barlow Twins' loss on the cross-correlation matrix of the standardised views.
+
+    :math:`C = \tilde z_1^\top \tilde z_2 / n` with columns standardised over the batch;
+    loss :math:`\sum_i (1 - C_{ii})^2 + \lambda \sum_{i\neq j} C_{ij}^2` (Zbontar et al., 2021).
+
+    Parameters
+    ----------
+    z1, z2
+        Shape ``(n, k)``, ``n >= 2``.
+    lambd
+        Weight :math:`\lambda \ge 0` of the redundancy-reduction term.
+
+    Returns
+    -------
+    dict
+        ``"invariance"``, ``"redundancy"`` (unweighted) and ``"loss"``.
+    """
+    _views(z1, z2)
+    lam = _checks.positive(lambd, "lambd", allow_zero=True)
+    n = z1.shape[0]
+    c = _standardise(z1).T @ _standardise(z2) / n
+    diag = torch.diagonal(c)
+    invariance = (1.0 - diag).pow(2).sum()
+    redundancy = c.pow(2).sum() - diag.pow(2).sum()
+    return {"invariance": invariance, "redundancy": redundancy, "loss": invariance + lam * redundancy}
+
+
+def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
+    """Barlow Twins loss (see :func:`barlow_twins_terms`)."""
+    return barlow_twins_terms(z1, z2, lambd)["loss"]
+
+
+def _variance_term(z: torch.Tensor, gamma: float, eps: float) -> torch.Tensor:
+    std = torch.sqrt(z.var(0) + eps)
+    return F.relu(gamma - std).mean()
+
+
+def _covariance_term(z: torch.Tensor) -> torch.Tensor:
+    n, k = z.shape
+    zc = z - z.mean(0)
+    cov = zc.T @ zc / (n - 1)
+    return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / k
+
+
+def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
+                 cov_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> Terms:
+    r"""VICReg's invariance, variance and covariance terms (Bardes et al., 2022).
+
+    invariance: mean squared distance between the views; variance: mean hinge
+    :math:`\max(0, \gamma - \sqrt{\mathrm{Var}(z_{\cdot j}) + \epsilon})` over dimensions, summed
+    over both views; covariance: sum of squared off-diagonal covariances divided by ``k``,
+    summed over both views.
+
+    Parameters
+    ----------
+    z1, z2
+        Shape ``(n, k)``, ``n >= 2``.
+    sim_weight, var_weight, cov_weight
+        Non-negative weights of the three terms.
+    gamma
+        Target standard deviation (> 0).
+    eps
+        Numerical floor inside the square root (> 0).
+
+    Returns
+    -------
+    dict
+        ``"invariance"``, ``"variance"``, ``"covariance"`` (unweighted) and ``"loss"``.
+    """
+    _views(z1, z2)
+    ws = [_checks.positive(w, name, allow_zero=True)
+          for w, name in ((sim_weight, "sim_weight"), (var_weight, "var_weight"), (cov_weight, "cov_weight"))]
+    g = _checks.positive(gamma, "gamma")
+    e = _checks.positive(eps, "eps")
+    invariance = F.mse_loss(z1, z2)
+    variance = _variance_term(z1, g, e) + _variance_term(z2, g, e)
+    covariance = _covariance_term(z1) + _covariance_term(z2)
+    loss = ws[0] * invariance + ws[1] * variance + ws[2] * covariance
+    return {"invariance": invariance, "variance": variance, "covariance": covariance, "loss": loss}
+
+
+def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
+           cov_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
+    """VICReg loss (see :func:`vicreg_terms`)."""
+    return vicreg_terms(z1, z2, sim_weight, var_weight, cov_weight, gamma, eps)["loss"]

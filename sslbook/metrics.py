@@ -1,0 +1,311 @@
+"""Metrics for representations: probes, rank, alignment/uniformity, subspaces, coding rate.
+
+Inputs follow one convention: a representation is a matrix ``z`` of shape ``(n, k)``, one row per
+sample; a subspace is given by a basis matrix of shape ``(d, p)`` whose columns span it (they need
+not be orthonormal). Functions accept torch tensors or NumPy arrays unless they are meant to be
+differentiated (the coding-rate functions take and return tensors).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import _checks
+
+__all__ = [
+    "linear_probe_accuracy", "knn_accuracy", "clustering_ari", "effective_rank", "alignment",
+    "uniformity", "orthonormal_basis", "principal_angles", "subspace_distance", "coding_rate",
+    "coding_rate_reduction",
+]
+
+
+def _split(z_train, y_train, z_test, y_test):
+    ztr = _checks.array(z_train, "z_train", ndim=2)
+    zte = _checks.array(z_test, "z_test", ndim=2)
+    ytr = _checks.labels(y_train, "y_train", n=ztr.shape[0])
+    yte = _checks.labels(y_test, "y_test", n=zte.shape[0])
+    if ztr.shape[1] != zte.shape[1]:
+        raise ValueError(f"z_train and z_test must have the same number of features, got {ztr.shape[1]} and {zte.shape[1]}")
+    if len(np.unique(ytr)) < 2:
+        raise ValueError("y_train must contain at least two classes")
+    return ztr, ytr, zte, yte
+
+
+def linear_probe_accuracy(z_train, y_train, z_test, y_test, c: float = 1.0, max_iter: int = 2000) -> float:
+    """Test accuracy of a multinomial logistic-regression probe on frozen features.
+
+    Features are standardised with the training set's mean and standard deviation.
+
+    Parameters
+    ----------
+    z_train, z_test
+        Features, shapes ``(n_train, k)`` and ``(n_test, k)``.
+    y_train, y_test
+        Integer labels, shapes ``(n_train,)`` and ``(n_test,)``.
+    c
+        Inverse L2 regularisation strength (> 0), as in scikit-learn.
+    max_iter
+        Iterations of L-BFGS.
+
+    Returns
+    -------
+    float
+        Fraction of test samples classified correctly.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    ztr, ytr, zte, yte = _split(z_train, y_train, z_test, y_test)
+    c = _checks.positive(c, "c")
+    max_iter = _checks.integer(max_iter, "max_iter", minimum=1)
+    mu, sd = ztr.mean(0), ztr.std(0)
+    sd[sd < 1e-12] = 1.0
+    clf = LogisticRegression(C=c, max_iter=max_iter)
+    clf.fit((ztr - mu) / sd, ytr)
+    return float((clf.predict((zte - mu) / sd) == yte).mean())
+
+
+def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5, metric: str = "cosine") -> float:
+    """Accuracy of a ``k``-nearest-neighbour majority vote on frozen features.
+
+    Parameters
+    ----------
+    z_train, z_test
+        Features, shapes ``(n_train, d)`` and ``(n_test, d)``.
+    y_train, y_test
+        Integer labels.
+    k
+        Number of neighbours, ``1 <= k <= n_train``.
+    metric
+        ``"cosine"`` or ``"euclidean"``.
+    """
+    ztr, ytr, zte, yte = _split(z_train, y_train, z_test, y_test)
+    k = _checks.integer(k, "k", minimum=1, maximum=ztr.shape[0])
+    _checks.choice(metric, "metric", ("cosine", "euclidean"))
+    if metric == "cosine":
+        a = ztr / np.maximum(np.linalg.norm(ztr, axis=1, keepdims=True), 1e-12)
+        b = zte / np.maximum(np.linalg.norm(zte, axis=1, keepdims=True), 1e-12)
+        dist = -(b @ a.T)
+    else:
+        dist = (zte**2).sum(1)[:, None] - 2 * zte @ ztr.T + (ztr**2).sum(1)[None, :]
+    idx = np.argpartition(dist, kth=k - 1, axis=1)[:, :k]
+    votes = ytr[idx]
+    n_classes = int(max(ytr.max(), yte.max())) + 1
+    counts = np.zeros((zte.shape[0], n_classes))
+    np.add.at(counts, (np.repeat(np.arange(zte.shape[0]), k), votes.ravel()), 1.0)
+    return float((counts.argmax(1) == yte).mean())
+
+
+def clustering_ari(z, y, n_clusters: int | None = None, seed: int = 0, n_init: int = 10) -> float:
+    """Adjusted Rand index between k-means clusters of ``z`` and the labels ``y``.
+
+    Parameters
+    ----------
+    z
+        Features, shape ``(n, k)``.
+    y
+        True labels, shape ``(n,)``.
+    n_clusters
+        Number of clusters (default: number of distinct labels).
+    seed
+        Seed of k-means' initialisation.
+    n_init
+        Number of k-means restarts.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    za = _checks.array(z, "z", ndim=2)
+    ya = _checks.labels(y, "y", n=za.shape[0])
+    if n_clusters is None:
+        n_clusters = len(np.unique(ya))
+    n_clusters = _checks.integer(n_clusters, "n_clusters", minimum=1, maximum=za.shape[0])
+    seed = _checks.integer(seed, "seed", minimum=0)
+    km = KMeans(n_clusters=n_clusters, n_init=_checks.integer(n_init, "n_init", minimum=1), random_state=seed)
+    return float(adjusted_rand_score(ya, km.fit_predict(za)))
+
+
+def effective_rank(z, center: bool = False, eps: float = 1e-12) -> float:
+    r"""Effective rank :math:`\exp(H(p))` with :math:`p_i = \sigma_i / \sum_j \sigma_j` the normalised
+    singular values of ``z`` (Roy & Vetterli 2007; RankMe, Garrido et al. 2023).
+
+    Between 1 (rank one, e.g. complete collapse) and ``min(n, k)`` (all directions used
+    equally). Returns ``0.0`` for the zero matrix.
+
+    Parameters
+    ----------
+    z
+        Representation, shape ``(n, k)``.
+    center
+        Subtract the column means first (measures spread around the mean rather than around 0).
+    eps
+        Singular values below ``eps`` times the largest are ignored.
+    """
+    a = _checks.array(z, "z", ndim=2)
+    if center:
+        a = a - a.mean(0)
+    s = np.linalg.svd(a, compute_uv=False)
+    if s.size == 0 or s[0] <= 0:
+        return 0.0
+    s = s[s > eps * s[0]]
+    p = s / s.sum()
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    r"""Alignment :math:`\mathbb{E}\|f(x) - f(x^+)\|^\alpha` of L2-normalised positive pairs
+    (Wang & Isola 2020). Shapes ``(n, k)``; returns a scalar tensor (lower is better)."""
+    _checks.tensor(z1, "z1", ndim=2)
+    _checks.tensor(z2, "z2", ndim=2)
+    _checks.same_shape(z1, z2, "z1", "z2")
+    a = _checks.positive(alpha, "alpha")
+    f1 = torch.nn.functional.normalize(z1, dim=1)
+    f2 = torch.nn.functional.normalize(z2, dim=1)
+    return (f1 - f2).norm(dim=1).pow(a).mean()
+
+
+def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    r"""Uniformity :math:`\log \mathbb{E}_{i<j} e^{-t\|f_i - f_j\|^2}` of L2-normalised features
+    (Wang & Isola 2020). Shape ``(n, k)``, ``n >= 2``; returns a scalar tensor (lower is more
+    uniform)."""
+    _checks.tensor(z, "z", ndim=2)
+    if z.shape[0] < 2:
+        raise ValueError(f"z needs at least two rows, got {z.shape[0]}")
+    tt = _checks.positive(t, "t")
+    f = torch.nn.functional.normalize(z, dim=1)
+    sq = torch.pdist(f).pow(2)
+    return torch.logsumexp(-tt * sq, dim=0) - math.log(sq.numel())
+
+
+def orthonormal_basis(a, name: str = "a") -> np.ndarray:
+    """An orthonormal basis (float64, shape ``(d, r)``) of the column span of ``a`` (shape ``(d, p)``).
+
+    Raises ``ValueError`` when the columns are linearly dependent (numerical rank below ``p``).
+    """
+    m = _checks.array(a, name, ndim=2)
+    if m.shape[1] == 0 or m.shape[0] < m.shape[1]:
+        raise ValueError(f"{name} must have shape (d, p) with 1 <= p <= d, got {m.shape}")
+    u, s, _ = np.linalg.svd(m, full_matrices=False)
+    if s[-1] <= max(m.shape) * np.finfo(float).eps * s[0]:
+        raise ValueError(f"the columns of {name} are linearly dependent; they do not span a {m.shape[1]}-dim subspace")
+    return u
+
+
+def principal_angles(a, b) -> np.ndarray:
+    r"""Principal angles (radians, ascending) between the column spans of ``a`` and ``b``.
+
+    Accurate at small angles: cosines come from the SVD of :math:`Q_a^\top Q_b` and sines from the
+    SVD of :math:`Q_b - Q_a Q_a^\top Q_b`; each angle is taken from whichever of the two is
+    better conditioned (Björck & Golub 1973; Knyazev & Argentati 2002).
+
+    Parameters
+    ----------
+    a, b
+        Bases of shapes ``(d, p)`` and ``(d, q)`` (full column rank, same ``d``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``min(p, q)`` angles in :math:`[0, \pi/2]`, ascending.
+    """
+    qa = orthonormal_basis(a, "a")
+    qb = orthonormal_basis(b, "b")
+    if qa.shape[0] != qb.shape[0]:
+        raise ValueError(f"a and b must live in the same ambient dimension, got {qa.shape[0]} and {qb.shape[0]}")
+    if qa.shape[1] < qb.shape[1]:
+        qa, qb = qb, qa
+    m = qa.T @ qb
+    cos = np.clip(np.linalg.svd(m, compute_uv=False), 0.0, 1.0)  # descending
+    sin = np.clip(np.sort(np.linalg.svd(qb - qa @ m, compute_uv=False)), 0.0, 1.0)  # ascending
+    ang_cos = np.arccos(cos)
+    ang_sin = np.arcsin(sin)
+    return np.where(cos**2 < 0.5, ang_cos, ang_sin)
+
+
+def subspace_distance(a, b, kind: str = "sin_max") -> float:
+    r"""Distance between the column spans of ``a`` ``(d, p)`` and ``b`` ``(d, q)``.
+
+    ``kind``:
+
+    * ``"sin_max"``: :math:`\sin\theta_{\max}`, the spectral norm of :math:`P_a - P_b` when
+      ``p == q`` (0 = same subspace, 1 = some direction of one is orthogonal to the other);
+    * ``"projection"``: :math:`\|\sin\theta\|_2 = \|P_a - P_b\|_F/\sqrt2` when ``p == q``;
+    * ``"geodesic"``: :math:`\|\theta\|_2`, the Grassmann geodesic distance.
+    """
+    _checks.choice(kind, "kind", ("sin_max", "projection", "geodesic"))
+    th = principal_angles(a, b)
+    if kind == "sin_max":
+        return float(np.sin(th.max()))
+    if kind == "projection":
+        return float(np.linalg.norm(np.sin(th)))
+    return float(np.linalg.norm(th))
+
+
+def _logdet_identity_plus(gram: torch.Tensor, scale: float) -> torch.Tensor:
+    eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+    chol = torch.linalg.cholesky(eye + scale * gram)
+    return 2.0 * torch.log(torch.diagonal(chol)).sum()
+
+
+def coding_rate(z: torch.Tensor, eps: float = 0.5) -> torch.Tensor:
+    r"""Coding rate :math:`R(Z, \epsilon) = \tfrac12 \log\det\big(I + \tfrac{k}{n\epsilon^2} Z^\top Z\big)`
+    (Ma et al. 2007; Yu et al. 2020, MCR²), in nats.
+
+    ``z`` has shape ``(n, k)``, rows are samples. The smaller of the ``k x k`` covariance form and
+    the ``n x n`` Gram form is used (they are equal by Sylvester's determinant identity).
+    Differentiable; returns a scalar tensor.
+    """
+    _checks.tensor(z, "z", ndim=2)
+    n, k = z.shape
+    if n < 1 or k < 1:
+        raise ValueError(f"z must have at least one row and one column, got shape {tuple(z.shape)}")
+    e = _checks.positive(eps, "eps")
+    scale = k / (n * e * e)
+    gram = z.T @ z if k <= n else z @ z.T
+    return 0.5 * _logdet_identity_plus(gram, scale)
+
+
+def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str, torch.Tensor]:
+    r"""Coding-rate reduction :math:`\Delta R = R(Z) - \sum_j \tfrac{n_j}{n} R(Z_j)` for the partition
+    of the rows of ``z`` given by ``labels`` (Yu et al. 2020).
+
+    With class labels this is MCR²'s objective; with sample identities as labels (the two views of
+    each image share a label) it is the label-free, augmentation-pair version.
+
+    Parameters
+    ----------
+    z
+        Shape ``(n, k)``.
+    labels
+        Integer group of each row, shape ``(n,)``.
+    eps
+        Distortion :math:`\epsilon > 0`.
+
+    Returns
+    -------
+    dict
+        ``"expansion"`` (:math:`R(Z)`), ``"compression"`` (:math:`\sum_j \tfrac{n_j}{n} R(Z_j)`)
+        and ``"reduction"`` (their difference), each a scalar tensor.
+    """
+    _checks.tensor(z, "z", ndim=2)
+    y = _checks.labels(labels, "labels", n=z.shape[0])
+    e = _checks.positive(eps, "eps")
+    n, k = z.shape
+    expansion = coding_rate(z, e)
+    # Groups of equal size are stacked and handled by one batched Cholesky factorisation, so the
+    # sample-pair partition (n/2 groups of two) costs no Python loop over samples.
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    group_size = counts[inverse[order]]
+    compression = z.new_zeros(())
+    for m in np.unique(counts):
+        rows = torch.as_tensor(order[group_size == m], device=z.device)
+        zg = z[rows].reshape(-1, int(m), k)  # (groups, m, k), rows of one group are contiguous
+        gram = zg.transpose(1, 2) @ zg if k <= m else zg @ zg.transpose(1, 2)
+        eye = torch.eye(gram.shape[-1], dtype=z.dtype, device=z.device)
+        chol = torch.linalg.cholesky(eye + (k / (m * e * e)) * gram)
+        logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+        compression = compression + (m / n) * 0.5 * logdets.sum()
+    return {"expansion": expansion, "compression": compression, "reduction": expansion - compression}

@@ -1,0 +1,55 @@
+"""One figure style for every chapter, legible in the book theme's light and dark modes.
+
+Figures are drawn on an opaque white background with dark text, so they read the same whichever
+mode the reader's theme is in (a transparent figure with black text vanishes in dark mode). The
+palette is seaborn's colour-blind-safe one.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib as mpl
+import numpy as np
+
+__all__ = ["use_style", "PALETTE", "COLORS", "band"]
+
+PALETTE = "colorblind"
+COLORS: list = []
+
+
+def use_style(context: str = "notebook", font_scale: float = 0.95) -> None:
+    """Apply the book's style (seaborn whitegrid, colour-blind palette, opaque white figures)."""
+    import seaborn as sns
+
+    if context not in ("paper", "notebook", "talk", "poster"):
+        raise ValueError(f"context must be one of paper, notebook, talk, poster; got {context!r}")
+    sns.set_theme(context=context, style="whitegrid", palette=PALETTE, font_scale=font_scale)
+    mpl.rcParams.update({
+        "figure.facecolor": "white",
+        "axes.facecolor": "white",
+        "savefig.facecolor": "white",
+        "savefig.transparent": False,
+        "figure.dpi": 100,
+        "savefig.dpi": 110,
+        "figure.figsize": (7.0, 3.6),
+        "figure.autolayout": False,
+        "figure.constrained_layout.use": True,
+        "axes.titlesize": "medium",
+        "legend.frameon": True,
+        "legend.framealpha": 0.9,
+    })
+    COLORS[:] = sns.color_palette(PALETTE)
+
+
+def band(ax, x: Sequence[float], runs: np.ndarray, label: str | None = None, color=None, q: float = 0.0) -> None:
+    """Plot the median of ``runs`` (shape ``(n_runs, len(x))``) with a band from quantile ``q`` to
+    ``1 - q`` (``q = 0``: min to max)."""
+    r = np.asarray(runs, dtype=float)
+    if r.ndim != 2 or r.shape[1] != len(x):
+        raise ValueError(f"runs must have shape (n_runs, {len(x)}), got {r.shape}")
+    if not 0.0 <= q < 0.5:
+        raise ValueError(f"q must lie in [0, 0.5), got {q}")
+    med = np.median(r, axis=0)
+    (line,) = ax.plot(x, med, label=label, color=color)
+    ax.fill_between(x, np.quantile(r, q, axis=0), np.quantile(r, 1 - q, axis=0), color=line.get_color(), alpha=0.2, lw=0)
