@@ -141,7 +141,7 @@ def _doctree_resolved(app, doctree, docname) -> None:
             if not recs:
                 continue
             title = env.titles[d].astext() if d in env.titles else d
-            sec = nodes.rubric(text=title)
+            sec = nodes.rubric(text=title, ids=["ledger-" + d.split("/")[-1]])
             out.append(sec)
             rows = []
             for r in recs:
