@@ -1,0 +1,120 @@
+"""config (environment, seeding, device) and claims (check, record, display, validation)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sslbook import claims, config
+
+
+def test_seed_and_scale_from_environment(monkeypatch):
+    monkeypatch.delenv("SSLBOOK_SEED", raising=False)
+    monkeypatch.delenv("SSLBOOK_SCALE", raising=False)
+    assert config.seed() == 0 and config.scale() == "book"
+    monkeypatch.setenv("SSLBOOK_SEED", "17")
+    monkeypatch.setenv("SSLBOOK_SCALE", "PAPER")
+    assert config.seed() == 17 and config.scale() == "paper"
+    monkeypatch.setenv("SSLBOOK_SEED", "-1")
+    with pytest.raises(ValueError, match="SSLBOOK_SEED"):
+        config.seed()
+    monkeypatch.setenv("SSLBOOK_SEED", "abc")
+    with pytest.raises(ValueError, match="SSLBOOK_SEED"):
+        config.seed()
+    monkeypatch.setenv("SSLBOOK_SCALE", "huge")
+    with pytest.raises(ValueError, match="SSLBOOK_SCALE"):
+        config.scale()
+
+
+def test_setup_seeds_everything_and_picks(monkeypatch, capsys):
+    monkeypatch.setenv("SSLBOOK_SEED", "3")
+    monkeypatch.delenv("SSLBOOK_SCALE", raising=False)
+    old = torch.get_num_threads()
+    try:
+        cfg = config.setup()
+        a = torch.randn(3), np.random.rand(2)
+        cfg2 = config.setup(quiet=True)
+        b = torch.randn(3), np.random.rand(2)
+        assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        assert cfg == cfg2 and cfg.seed == 3 and not cfg.paper and cfg.threads == 1
+        assert cfg.pick(book=1, paper=2) == 1
+        assert torch.equal(torch.randn(2, generator=cfg.generator(5)), torch.randn(2, generator=cfg.generator(5)))
+        assert cfg.rng(1).integers(100) == np.random.default_rng(4).integers(100)
+        assert "seed=3" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_device_and_threads(monkeypatch):
+    monkeypatch.delenv("SSLBOOK_DEVICE", raising=False)
+    assert config.device().type in ("cpu", "cuda")
+    monkeypatch.setenv("SSLBOOK_DEVICE", "cpu")
+    assert config.device().type == "cpu"
+    assert set(config.env_summary()) >= {"torch", "seed", "scale", "device"}
+    monkeypatch.setenv("SSLBOOK_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="SSLBOOK_DEVICE"):
+        config.device()
+    old = torch.get_num_threads()
+    try:
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            config.set_threads(0)
+        monkeypatch.setenv("SSLBOOK_THREADS", "x")
+        with pytest.raises(ValueError, match="SSLBOOK_THREADS"):
+            config.set_threads()
+    finally:
+        torch.set_num_threads(old)
+    with pytest.raises(ValueError, match="value"):
+        config.seed_everything(-2)
+
+
+def test_claim_records_and_raises(monkeypatch, tmp_path):
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("SSLBOOK_CLAIMS_LOG", str(log))
+    monkeypatch.setenv("SSLBOOK_SEED", "2")
+    claims.clear()
+    r = claims.claim("rank stays high", torch.tensor(7.5), ">=", 6, quantity="effective rank", key="rank")
+    assert r.passed and r.seed == 2 and r.value == 7.5 and "PASS" in r.describe() and "✔" in r.markdown()
+    claims.claim("in range", np.float64(0.5), "in", (0.0, 1.0), quantity="x", key="range")
+    with pytest.raises(claims.ClaimFailed, match="FAIL.*too small"):
+        claims.claim("too small", 1.0, "<", 0.5, quantity="y", key="small")
+    with pytest.raises(claims.ClaimFailed):
+        claims.claim("nan never holds", float("nan"), "<", 1.0, quantity="z", key="nan")
+    recs = claims.records()
+    assert [x.key for x in recs] == ["rank", "range", "small", "nan"]
+    assert [x.passed for x in recs] == [True, True, False, False]
+    lines = [json.loads(s) for s in log.read_text().splitlines()]
+    assert lines[2]["key"] == "small" and lines[2]["passed"] is False
+    claims.clear()
+    assert claims.records() == []
+
+
+@pytest.mark.parametrize("op,thr,value,ok", [("<", 1, 0.5, True), ("<=", 1, 1, True), (">", 1, 1, False),
+                                              (">=", 1, 1, True), ("in", (0, 1), 1.5, False)])
+def test_claim_operators(op, thr, value, ok):
+    if ok:
+        assert claims.claim("s", value, op, thr, quantity="q", key="k").passed
+    else:
+        with pytest.raises(claims.ClaimFailed):
+            claims.claim("s", value, op, thr, quantity="q", key="k")
+
+
+def test_claim_validation():
+    with pytest.raises(ValueError, match="op"):
+        claims.claim("s", 1.0, "==", 1.0, quantity="q", key="k")
+    with pytest.raises(TypeError, match="value"):
+        claims.claim("s", "1.0", ">", 0.0, quantity="q", key="k")
+    with pytest.raises(ValueError, match="value must be a scalar"):
+        claims.claim("s", torch.ones(2), ">", 0.0, quantity="q", key="k")
+    with pytest.raises(ValueError, match="threshold must be a \\(low, high\\)"):
+        claims.claim("s", 1.0, "in", 1.0, quantity="q", key="k")
+    with pytest.raises(ValueError, match="low <= high"):
+        claims.claim("s", 1.0, "in", (2.0, 1.0), quantity="q", key="k")
+    with pytest.raises(ValueError, match="statement"):
+        claims.claim(" ", 1.0, ">", 0.0, quantity="q", key="k")
+    with pytest.raises(TypeError, match="key"):
+        claims.claim("s", 1.0, ">", 0.0, quantity="q", key=3)
+    with pytest.raises(TypeError, match="extra"):
+        claims.claim("s", 1.0, ">", 0.0, quantity="q", key="k", extra={"a": object()})
+    with pytest.raises(ValueError, match="NaN"):
+        claims.claim("s", 1.0, ">", float("nan"), quantity="q", key="k")

@@ -1,0 +1,112 @@
+"""Models (shapes, blocks, validation) and the training loop (history, monitors, validation)."""
+
+import numpy as np
+import pytest
+import torch
+
+from sslbook import losses, models, train
+
+
+def test_linear_encoder():
+    enc = models.LinearEncoder(5, 3, init_std=0.1)
+    assert enc(torch.randn(4, 5)).shape == (4, 3) and enc.weight.shape == (3, 5)
+    with pytest.raises(ValueError, match="x must have 5 features"):
+        enc(torch.randn(4, 6))
+    with pytest.raises(ValueError, match="d_out"):
+        models.LinearEncoder(5, 0)
+    with pytest.raises(ValueError, match="init_std"):
+        models.LinearEncoder(5, 2, init_std=-1.0)
+
+
+def test_mlp_blocks_and_features():
+    mlp = models.MLP([4, 8, 8, 2], activation="relu", batch_norm=True)
+    x = torch.randn(10, 4)
+    feats = mlp.features(x)
+    assert [f.shape[1] for f in feats] == [8, 8, 2]
+    assert torch.allclose(feats[-1], mlp(x))
+    assert isinstance(mlp.layers[0][1], torch.nn.BatchNorm1d) and isinstance(mlp.layers[-1][-1], torch.nn.Linear)
+    assert (mlp.features(x)[0] >= 0).all()  # ReLU after hidden blocks
+    last = models.MLP([4, 3], activation="sigmoid", last_activation=True)
+    assert ((last(x) > 0) & (last(x) < 1)).all()
+    head = models.projection_head(8, 16, 4)
+    assert head(torch.randn(5, 8)).shape == (5, 4)
+
+
+def test_mlp_validation():
+    with pytest.raises(ValueError, match="at least an input and an output"):
+        models.MLP([4])
+    with pytest.raises(TypeError, match="widths must be a sequence"):
+        models.MLP(4)
+    with pytest.raises(ValueError, match="widths\\[1\\]"):
+        models.MLP([4, 0, 2])
+    with pytest.raises(ValueError, match="activation"):
+        models.MLP([4, 2], activation="swish")
+    with pytest.raises(ValueError, match="x must have 2 dimensions"):
+        models.MLP([4, 2])(torch.randn(4))
+
+
+def test_fit_lowers_a_loss_and_records_history():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 6, generator=g)
+    enc = models.LinearEncoder(6, 4, init_std=0.3)
+    batches = train.minibatches(128, 32, generator=g)
+
+    def step(t):
+        idx = next(batches)
+        xb = x[idx]
+        return losses.info_nce_terms(enc(xb + 0.1 * torch.randn(xb.shape, generator=g)),
+                                     enc(xb + 0.1 * torch.randn(xb.shape, generator=g)), temperature=0.5)
+
+    calls = []
+    fixed = 0.1 * torch.randn(x.shape, generator=g)
+    full = lambda: losses.info_nce(enc(x), enc(x + fixed), temperature=0.5)  # noqa: E731
+    hist = train.fit(step, enc.parameters(), steps=60, lr=0.1, monitor={"norm": lambda: enc.weight.norm(), "full": full},
+                     every=20, after_step=calls.append)
+    assert calls == list(range(60))
+    assert list(hist.steps("loss")) == [0, 20, 40, 59]
+    assert list(hist.steps("norm")) == [0, 20, 40, 60]
+    assert hist["full"][-1] < hist["full"][0]
+    assert set(hist.keys()) == {"norm", "full", "loss", "alignment", "uniformity"} and "loss" in hist
+    with pytest.raises(KeyError, match="nothing recorded"):
+        hist["accuracy"]
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw"])
+def test_fit_optimizers(opt):
+    w = torch.nn.Parameter(torch.tensor([3.0]))
+    hist = train.fit(lambda t: (w - 1).pow(2).sum(), [w], steps=200, lr=0.05, optimizer=opt)
+    assert abs(w.item() - 1) < 0.5 and len(hist["loss"]) == 200
+
+
+def test_fit_validation():
+    w = torch.nn.Parameter(torch.ones(1))
+    ok = lambda t: w.sum() ** 2  # noqa: E731
+    with pytest.raises(ValueError, match="steps"):
+        train.fit(ok, [w], steps=0, lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        train.fit(ok, [w], steps=1, lr=-1)
+    with pytest.raises(ValueError, match="optimizer"):
+        train.fit(ok, [w], steps=1, lr=0.1, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="parameters is empty"):
+        train.fit(ok, [], steps=1, lr=0.1)
+    with pytest.raises(TypeError, match="step must be callable"):
+        train.fit(3, [w], steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="'loss' entry"):
+        train.fit(lambda t: {"l": w.sum()}, [w], steps=1, lr=0.1)
+    with pytest.raises(TypeError, match="scalar tensor"):
+        train.fit(lambda t: w * torch.ones(2), [w], steps=1, lr=0.1)
+    with pytest.raises(FloatingPointError, match="step 0"):
+        train.fit(lambda t: w.sum() * float("nan"), [w], steps=1, lr=0.1)
+    with pytest.raises(TypeError, match="monitor"):
+        train.fit(ok, [w], steps=1, lr=0.1, monitor={"m": 3})
+    with pytest.raises(TypeError, match="monitor 'm' must return a number"):
+        train.fit(ok, [w], steps=1, lr=0.1, monitor={"m": lambda: "x"})
+
+
+def test_minibatches_cover_each_epoch():
+    it = train.minibatches(10, 5, generator=torch.Generator().manual_seed(0))
+    a, b = next(it), next(it)
+    assert sorted(torch.cat([a, b]).tolist()) == list(range(10))
+    with pytest.raises(ValueError, match="batch_size"):
+        next(train.minibatches(10, 11))
+    assert np.all(np.diff(sorted(next(train.minibatches(3, 3)).tolist())) == 1)
