@@ -97,6 +97,12 @@ def set_threads(n: int | None = None) -> int:
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     torch.set_num_threads(n)
+    try:  # NumPy's BLAS too (scikit-learn's probes, SVDs): thread start-up dominates at these sizes
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
     return n
 
 
