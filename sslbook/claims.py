@@ -113,9 +113,11 @@ def _display(record: ClaimRecord) -> None:
     try:
         from IPython import get_ipython
         from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython ships with the book's requirements
+    except ImportError:  # a machine without IPython: plain output
+        print(record.describe(), flush=True)
         return
-    if get_ipython() is None:
+    if get_ipython() is None:  # a plain Python script (e.g. a chapter converted to .py)
+        print(record.describe(), flush=True)
         return
     bundle = {MIME_TYPE: asdict(record), "text/markdown": record.markdown(), "text/plain": record.describe()}
     display(bundle, raw=True)

@@ -1,0 +1,323 @@
+"""Benchmarks of the book: chapter wall times and memory, a cached rebuild, and hot functions.
+
+::
+
+    python -m sslbook.bench                     # every chapter at the current scale + a cached rebuild
+    python -m sslbook.bench --chapters foundations memorization --no-rebuild
+    python -m sslbook.bench --micro             # sslbook's hot functions vs the best vectorised form
+    python -m sslbook.bench --to-scripts DIR    # write the chapters as plain .py scripts (for a machine
+                                                # without Jupyter, e.g. a GPU box), then there:
+    python -m sslbook.bench --scripts DIR       # run those scripts, timing each
+
+Results are printed as a table and written as JSON (``--json``, default
+``bench-results/<kind>-<scale>-<commit>.json``) so runs can be compared between commits. This is a
+benchmark, not a test: the per-chapter budget is enforced by the test suite.
+
+Targets on 2 CPU cores at the ``book`` scale: each chapter at most 90 s (most under 30 s), the whole
+book at most 6 minutes, a cached rebuild at most 20 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+BUDGET_S = 90.0
+BOOK_TARGET_S = 360.0
+REBUILD_TARGET_S = 20.0
+
+
+def _commit(root: Path) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+# --------------------------------------------------------------------------- chapters
+
+def _run_notebook(path: str) -> dict:
+    """Execute one chapter with nbclient in this process' child kernel; report time and peak RSS."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(path)
+    t0 = time.perf_counter()
+    error = None
+    try:
+        NotebookClient(nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    except Exception as exc:  # report, do not crash the benchmark
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    wall = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    claims = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                 if "application/vnd.sslbook.claim+json" in (o.get("data") or {}))
+    return {"seconds": wall, "peak_mib": peak_kib / 1024, "claims": claims, "error": error}
+
+
+def _run_script(path: str) -> dict:
+    """Run a chapter converted to a plain script in this process; report time, peak RSS and GPU memory."""
+    import runpy
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    t0 = time.perf_counter()
+    error = None
+    cwd = os.getcwd()
+    try:
+        os.chdir(Path(path).parent)
+        runpy.run_path(path, run_name="__main__")
+    except BaseException as exc:  # noqa: BLE001 - a failed chapter is a result
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        os.chdir(cwd)
+    wall = time.perf_counter() - t0
+    out = {"seconds": wall, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "error": error}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            out["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+            out["gpu"] = torch.cuda.get_device_name()
+    except ImportError:
+        pass
+    from . import claims as _claims
+
+    out["claims"] = len(_claims.records())
+    out["claims_failed"] = sum(not r.passed for r in _claims.records())
+    return out
+
+
+def _child(mode: str, path: Path) -> dict:
+    cmd = [sys.executable, "-m", "sslbook.bench", f"--_{mode}", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{\"seconds\"")]
+    if proc.returncode != 0 or not lines:
+        return {"seconds": float("nan"), "peak_mib": float("nan"), "claims": 0,
+                "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    if mode == "script":
+        sys.stdout.write("".join(ln + "\n" for ln in proc.stdout.splitlines() if not ln.startswith("{\"seconds\"")))
+    return json.loads(lines[-1])
+
+
+def chapter_table(rows: list[dict], budget: float | None) -> str:
+    head = f"{'chapter':<22}{'wall s':>9}{'peak MiB':>10}{'budget s':>10}{'ratio':>8}{'claims':>8}  status"
+    out = [head, "-" * len(head)]
+    for r in rows:
+        ratio = r["seconds"] / budget if budget else float("nan")
+        status = "ok" if not r.get("error") else "ERROR " + r["error"][:60]
+        if budget and r["seconds"] > budget:
+            status = "OVER BUDGET"
+        out.append(f"{r['chapter']:<22}{r['seconds']:9.1f}{r['peak_mib']:10.0f}{(budget or float('nan')):10.0f}"
+                   f"{ratio:8.2f}{r.get('claims', 0):8d}  {status}")
+    total = sum(r["seconds"] for r in rows)
+    out.append("-" * len(head))
+    out.append(f"{'total':<22}{total:9.1f}{'':10}{BOOK_TARGET_S if budget else float('nan'):10.0f}")
+    return "\n".join(out)
+
+
+def time_rebuild(root: Path) -> dict:
+    """Time ``jupyter-book build . --all`` with a warm execution cache (a cold build first if needed)."""
+    result = {}
+    if not (root / "_build" / ".jupyter_cache").exists():
+        t0 = time.perf_counter()
+        subprocess.run(["jupyter-book", "build", ".", "--all"], cwd=root, capture_output=True, check=False)
+        result["cold_build_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proc = subprocess.run(["jupyter-book", "build", ".", "--all"], cwd=root, capture_output=True, text=True)
+    result["cached_rebuild_s"] = time.perf_counter() - t0
+    result["rebuild_ok"] = proc.returncode == 0
+    return result
+
+
+def to_scripts(root: Path, out: Path) -> list[Path]:
+    """Write every chapter of ``_toc.yml`` as a plain Python script (code cells only)."""
+    import jupytext
+
+    from .editions import chapters
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in chapters(root):
+        nb = jupytext.read(path)
+        for cell in nb.cells:  # IPython-only syntax would not run as a script
+            if cell.cell_type == "code" and any(ln.lstrip().startswith(("%", "!")) for ln in cell.source.splitlines()):
+                raise ValueError(f"{path.name} uses IPython magics; it cannot run as a plain script")
+        target = out / (path.stem + ".py")
+        jupytext.write(nb, target, fmt="py:percent")
+        written.append(target)
+    return written
+
+
+# --------------------------------------------------------------------------- micro-benchmarks
+
+def _timeit(fn: Callable[[], object], min_time: float = 0.3) -> float:
+    from torch.utils.benchmark import Timer
+
+    return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_time).median
+
+
+def micro(paper: bool = False) -> list[dict]:
+    """Time sslbook's hot functions against the best vectorised form we know, at chapter sizes
+    (and at paper sizes with ``paper=True``). Returns rows with the ratio sslbook / best."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from . import losses, metrics
+
+    torch.manual_seed(0)
+    rows = []
+    sizes = [(256, 8), (512, 32)] + ([(4096, 128)] if paper else [])
+    for n, k in sizes:
+        z1, z2 = torch.randn(n, k), torch.randn(n, k)
+
+        def best_info_nce():
+            a, b = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+            s = a @ b.T / 0.5
+            t = torch.arange(n)
+            return 0.5 * (F.cross_entropy(s, t) + F.cross_entropy(s.T, t))
+
+        def best_barlow():
+            a = (z1 - z1.mean(0)) / (z1.std(0, unbiased=False) + 1e-5)
+            b = (z2 - z2.mean(0)) / (z2.std(0, unbiased=False) + 1e-5)
+            c = a.T @ b / n
+            d = torch.diagonal(c)
+            return (1 - d).pow(2).sum() + 5e-3 * (c.pow(2).sum() - d.pow(2).sum())
+
+        def best_vicreg():
+            inv = F.mse_loss(z1, z2)
+            var = sum(F.relu(1 - torch.sqrt(z.var(0) + 1e-4)).mean() for z in (z1, z2))
+            cov = 0.0
+            for z in (z1, z2):
+                zc = z - z.mean(0)
+                cm = zc.T @ zc / (n - 1)
+                cov = cov + (cm.pow(2).sum() - torch.diagonal(cm).pow(2).sum()) / k
+            return 25 * inv + 25 * var + cov
+
+        zd = z1.double()
+
+        def best_coding_rate():
+            m = torch.eye(k, dtype=zd.dtype) + (k / (n * 0.25)) * (zd.T @ zd)
+            return 0.5 * torch.linalg.slogdet(m)[1]
+
+        cases = [
+            ("info_nce", lambda: losses.info_nce(z1, z2), best_info_nce),
+            ("barlow_twins", lambda: losses.barlow_twins(z1, z2), best_barlow),
+            ("vicreg", lambda: losses.vicreg(z1, z2), best_vicreg),
+            ("coding_rate", lambda: metrics.coding_rate(zd, 0.5), best_coding_rate),
+        ]
+        for name, ours, best in cases:
+            assert torch.allclose(torch.as_tensor(ours()).double(), torch.as_tensor(best()).double(), rtol=1e-4, atol=1e-5), name
+            t_ours, t_best = _timeit(ours), _timeit(best)
+            rows.append({"function": name, "size": f"n={n}, k={k}", "sslbook_us": t_ours * 1e6, "best_us": t_best * 1e6,
+                         "ratio": t_ours / t_best})
+    rng = np.random.default_rng(0)
+    for d, p in [(64, 8)] + ([(1024, 64)] if paper else []):
+        a, b = rng.standard_normal((d, p)), rng.standard_normal((d, p))
+
+        def best_angles():
+            qa, qb = np.linalg.qr(a)[0], np.linalg.qr(b)[0]
+            m = qa.T @ qb
+            cos = np.clip(np.linalg.svd(m, compute_uv=False), 0, 1)
+            sin = np.clip(np.sort(np.linalg.svd(qb - qa @ m, compute_uv=False)), 0, 1)
+            return np.where(cos**2 < 0.5, np.arccos(cos), np.arcsin(sin))
+
+        assert np.allclose(metrics.principal_angles(a, b), best_angles(), atol=1e-10)
+        t_ours, t_best = _timeit(lambda: metrics.principal_angles(a, b)), _timeit(best_angles)
+        rows.append({"function": "principal_angles", "size": f"d={d}, p={p}", "sslbook_us": t_ours * 1e6,
+                     "best_us": t_best * 1e6, "ratio": t_ours / t_best})
+    return rows
+
+
+def micro_table(rows: list[dict]) -> str:
+    head = f"{'function':<18}{'size':<18}{'sslbook us':>12}{'best us':>10}{'ratio':>8}"
+    out = [head, "-" * len(head)]
+    for r in rows:
+        flag = "" if r["ratio"] <= 1.1 else "  (> 1.1)"
+        out.append(f"{r['function']:<18}{r['size']:<18}{r['sslbook_us']:12.1f}{r['best_us']:10.1f}{r['ratio']:8.2f}{flag}")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- command line
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sslbook.bench", description="Benchmarks of the book.")
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--chapters", nargs="*", help="chapter file stems (default: all in _toc.yml)")
+    parser.add_argument("--no-rebuild", action="store_true", help="skip timing the cached rebuild")
+    parser.add_argument("--micro", action="store_true", help="micro-benchmarks of hot functions")
+    parser.add_argument("--to-scripts", type=Path, help="write the chapters as .py scripts into this folder and stop")
+    parser.add_argument("--scripts", type=Path, help="run the .py chapter scripts in this folder instead of notebooks")
+    parser.add_argument("--json", type=Path, help="where to write the results")
+    parser.add_argument("--_notebook", help=argparse.SUPPRESS)
+    parser.add_argument("--_script", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args._notebook:
+        print(json.dumps(_run_notebook(args._notebook)))
+        return 0
+    if args._script:
+        print(json.dumps(_run_script(args._script)))
+        return 0
+
+    from . import config
+
+    root = args.root.resolve()
+    if args.to_scripts:
+        for p in to_scripts(root, args.to_scripts):
+            print(p)
+        return 0
+    scale = config.scale()
+    budget = BUDGET_S if scale == "book" else None
+    meta = {"commit": _commit(root), "scale": scale, "python": platform.python_version(), "machine": platform.node(),
+            "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    result: dict = {"meta": meta}
+    kind = "micro" if args.micro else "chapters"
+    if args.micro:
+        rows = micro(paper=scale == "paper")
+        print(micro_table(rows))
+        result["micro"] = rows
+    else:
+        if args.scripts:
+            paths = sorted(args.scripts.glob("*.py"))
+            mode = "script"
+        else:
+            from .editions import chapters
+
+            paths = chapters(root)
+            mode = "notebook"
+        if args.chapters:
+            paths = [p for p in paths if p.stem in args.chapters]
+        rows = []
+        for p in paths:
+            print(f"running {p.stem} ...", flush=True)
+            r = _child(mode, p)
+            r["chapter"] = p.stem
+            rows.append(r)
+        print(chapter_table(rows, budget))
+        result["chapters"] = rows
+        result["total_s"] = sum(r["seconds"] for r in rows)
+        if not args.no_rebuild and not args.scripts:
+            result.update(time_rebuild(root))
+            print(f"cached rebuild (jupyter-book build . --all, warm cache): {result['cached_rebuild_s']:.1f} s "
+                  f"(target {REBUILD_TARGET_S:.0f} s)")
+    target = args.json or root / "bench-results" / f"{kind}-{scale}-{meta['commit']}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=1))
+    print(f"results written to {target}")
+    failed = any(r.get("error") for r in result.get("chapters", []))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Student and instructor editions: solutions removed (and only them), and the student edition runs."""
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sslbook import editions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SAMPLE = """# T
+
+```{exercise-start}
+:label: ex-a
+```
+Prove it.
+```{exercise-end}
+```
+
+```{solution-start} ex-a
+:class: dropdown
+```
+Secret text.
+```{code-cell} ipython3
+secret = 42
+```
+```{solution-end}
+```
+
+After.
+"""
+
+
+def test_strip_solutions_removes_text_and_code():
+    out = editions.strip_solutions(SAMPLE)
+    assert "Secret" not in out and "secret = 42" not in out and "solution-start" not in out
+    assert "Prove it." in out and "After." in out and editions.PLACEHOLDER in out
+    with pytest.raises(ValueError, match="no matching solution-end"):
+        editions.strip_solutions(SAMPLE.split("```{solution-end}")[0])
+    with pytest.raises(TypeError, match="text"):
+        editions.strip_solutions(3)
+
+
+def test_notebook_markdown_has_headings_not_directives():
+    md = editions.to_notebook_markdown(SAMPLE)
+    assert "**Exercise 1**" in md and "**Solution.**" in md and "exercise-start" not in md
+    assert "secret = 42" in md and ":label:" not in md and ":class:" not in md
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    return editions.write_editions(ROOT, tmp_path_factory.mktemp("editions"))
+
+
+def _code(nb):
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def test_editions_cover_every_chapter_and_student_has_no_solution(written):
+    chapters = editions.chapters(ROOT)
+    assert [p.stem for p in written["student"]] == [p.stem for p in chapters]
+    for student, instructor, src in zip(written["student"], written["instructor"], chapters):
+        s, i = nbformat.read(student, 4), nbformat.read(instructor, 4)
+        text = src.read_text(encoding="utf-8")
+        n_solutions = len(re.findall(r"\{solution-start\}", text))
+        stext = "\n".join(c.source for c in s.cells)
+        assert "solution-start" not in stext and "**Solution.**" not in stext
+        assert stext.count(editions.PLACEHOLDER) == n_solutions
+        assert len(_code(s)) <= len(_code(i))
+        assert all(c.get("outputs", []) == [] for c in s.cells if c.cell_type == "code")
+        # every code cell of the student edition is a code cell of the chapter, in order
+        it = iter(_code(i))
+        assert all(any(c == j for j in it) for c in _code(s))
+
+
+@pytest.mark.parametrize("chapter", [p.stem for p in editions.chapters(ROOT)])
+def test_student_edition_executes(chapter, tmp_path):
+    from nbclient import NotebookClient
+
+    editions.write_editions(ROOT, tmp_path, only=[chapter])
+    nb = nbformat.read(tmp_path / "student" / f"{chapter}.ipynb", 4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    assert any(o for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_only_must_name_chapters(tmp_path):
+    with pytest.raises(ValueError, match="not in _toc.yml"):
+        editions.write_editions(ROOT, tmp_path, only=["no-such-chapter"])
