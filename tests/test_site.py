@@ -7,7 +7,6 @@ build.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
-sys.path.insert(0, str(ROOT))
-from conftest import toc_chapters  # noqa: E402
+from sslbook.pytest_plugin import toc_chapters as _toc_chapters  # noqa: E402
+
+
+def toc_chapters():
+    return _toc_chapters(ROOT)
 
 pytestmark = pytest.mark.skipif(not (HTML / "index.html").exists(),
                                 reason="the book is not built: run `jupyter-book build .` first")

@@ -1,0 +1,59 @@
+"""Benchmark helpers and the book's Sphinx extension (MathJax location, claims read from executed notebooks)."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from sslbook import bench, claims, sphinxext
+
+ROW = {"chapter": "foundations", "seconds": 12.0, "peak_mib": 300.0, "claims": 11, "error": None}
+
+
+def test_chapter_table_flags_budget_and_errors():
+    table = bench.chapter_table([ROW, {**ROW, "chapter": "slow", "seconds": 120.0},
+                                 {**ROW, "chapter": "broken", "error": "CellExecutionError: boom"}], budget=90.0)
+    lines = table.splitlines()
+    assert "foundations" in lines[2] and lines[2].rstrip().endswith("ok") and "0.13" in lines[2]
+    assert "OVER BUDGET" in lines[3] and "ERROR CellExecutionError" in lines[4]
+    assert lines[-1].startswith("total") and "144.0" in lines[-1]
+
+
+def test_micro_benchmarks_agree_with_the_reference(monkeypatch):
+    monkeypatch.setattr(bench, "_timeit", lambda fn, min_time=0.3: (fn(), 1e-3)[1])
+    rows = bench.micro(paper=False)
+    assert {r["function"] for r in rows} == {"info_nce", "barlow_twins", "vicreg", "coding_rate", "principal_angles"}
+    assert all(r["ratio"] == pytest.approx(1.0) for r in rows)
+    assert "ratio" in bench.micro_table(rows).splitlines()[0]
+
+
+def test_to_scripts_writes_plain_python(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/a\n")
+    (book / "a.md").write_text("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+                               "    format_version: 0.13\nkernelspec:\n  name: python3\n---\n\n# A\n\n"
+                               "```{code-cell} ipython3\nx = 1\n```\n")
+    (path,) = bench.to_scripts(tmp_path, tmp_path / "scripts")
+    assert "\nx = 1" in path.read_text() and "# %%" in path.read_text()
+    (book / "a.md").write_text((book / "a.md").read_text().replace("x = 1", "%timeit 1"))
+    with pytest.raises(ValueError, match="magics"):
+        bench.to_scripts(tmp_path, tmp_path / "scripts")
+
+
+def test_mathjax_is_installed_where_the_extension_looks():
+    assert (sphinxext._mathjax_static_dir() / sphinxext.MATHJAX_FILE).exists()
+
+
+def test_claims_are_read_from_executed_notebooks(tmp_path):
+    rec = {"key": "k", "statement": "s", "quantity": "q", "value": 1.0, "op": ">", "threshold": 0.0, "passed": True,
+           "seed": 0, "scale": "book", "extra": {}}
+    nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data",
+                                                        "data": {claims.MIME_TYPE: rec, "text/plain": "x"}}]},
+                    {"cell_type": "markdown"}]}
+    target = tmp_path / "jupyter_execute" / "book" / "ch.ipynb"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(nb))
+    app = SimpleNamespace(outdir=str(tmp_path / "html"))
+    assert sphinxext._claims_of(app, "book/ch") == [rec]
+    assert sphinxext._claims_of(app, "book/missing") is None
