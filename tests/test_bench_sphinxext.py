@@ -32,7 +32,7 @@ def test_to_scripts_writes_plain_python(tmp_path):
     book.mkdir()
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/a\n")
     (book / "a.md").write_text("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
-                               "    format_version: 0.13\nkernelspec:\n  name: python3\n---\n\n# A\n\n"
+                               "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n# A\n\n"
                                "```{code-cell} ipython3\nx = 1\n```\n")
     (path,) = bench.to_scripts(tmp_path, tmp_path / "scripts")
     assert "\nx = 1" in path.read_text() and "# %%" in path.read_text()
