@@ -6,5 +6,9 @@ and the ground truth (means, subspaces) of the model that produced them.
 
 from .mixtures import Mixture, gaussian_mixture
 from .views import Compose, GaussianNoise, RandomMask, TwoViews
+from .digits import DigitImages, downsample, load_digit_images
+from .image_views import PixelNoise, RandomAffine, RandomRotation, RandomShift, affine, style_copies
 
-__all__ = ["Mixture", "gaussian_mixture", "Compose", "GaussianNoise", "RandomMask", "TwoViews"]
+__all__ = ["Mixture", "gaussian_mixture", "Compose", "GaussianNoise", "RandomMask", "TwoViews",
+           "DigitImages", "downsample", "load_digit_images", "PixelNoise", "RandomAffine", "RandomRotation",
+           "RandomShift", "affine", "style_copies"]
