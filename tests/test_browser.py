@@ -25,7 +25,8 @@ Environment: ``SSLBOOK_HTML`` (the built HTML folder, default ``_build/html``),
 ``SSLBOOK_SCREENSHOTS`` (where screenshots go), ``SSLBOOK_CHROMIUM`` and ``SSLBOOK_CHROMEDRIVER``
 (the browser and its driver, default: found on ``PATH``; Debian's packages ``chromium`` and
 ``chromium-driver``, installed by ``.ci/browser-setup``). Skipped, with a message, when the book is
-not built, or when Chromium, ChromeDriver or selenium cannot be found.
+not built, or when Chromium, ChromeDriver or selenium cannot be found. The last tests, of the
+pieces of ``sslbook.sphinxext`` that make the notebooks and links, need neither and always run.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _skip_reason() -> str | None:
 
 
 SKIP = _skip_reason()
-pytestmark = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
+needs_browser = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
 
 
 def pages() -> list[str]:
@@ -198,6 +199,13 @@ _MATH_JS = r"""
 const sources = document.querySelectorAll("span.math, div.math");
 const rendered = document.querySelectorAll("mjx-container");
 const errors = Array.from(document.querySelectorAll("mjx-merror")).map(e => e.getAttribute("data-mjx-error") || e.textContent);
+// TeX that MathJax could not read: an merror, or an undefined macro (shown in red by noundefined)
+try {
+  for (const item of window.MathJax.startup.document.math) {
+    const mml = window.MathJax.startup.toMML(item.root);
+    if (/<merror|mathcolor="red"/.test(mml)) errors.push(item.math);
+  }
+} catch (e) { if (window.MathJax && window.MathJax.startup) errors.push("could not inspect the typeset math: " + e); }
 const body = (document.querySelector("main") || document.body).cloneNode(true);
 body.querySelectorAll("script, style, pre, code, textarea, mjx-container, .highlight, .headerlink").forEach(e => e.remove());
 return {sources: sources.length, rendered: rendered.length, errors: errors, text: body.textContent};
@@ -256,6 +264,7 @@ def _screenshot(driver, path: Path) -> None:
 
 # ----------------------------------------------------------------------------------- tests
 
+@needs_browser
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("page", pages() or ["<no pages>"])
 def test_page_renders_offline(browser, server, page, mode):
@@ -317,6 +326,7 @@ def _wait_for_download(folder: Path, name: str, timeout: float = 30.0) -> Path:
     raise AssertionError(f"{name} was not downloaded within {timeout:.0f} s (folder has {sorted(os.listdir(folder))})")
 
 
+@needs_browser
 @pytest.mark.parametrize("page", chapter_pages() or ["<no chapters>"])
 def test_chapter_notebook_downloads_and_opens(browser, server, downloads, page):
     """Click the page's notebook and source links; the files arrive and the notebook is valid."""
@@ -368,3 +378,61 @@ def test_chapter_notebook_downloads_and_opens(browser, server, downloads, page):
     assert not errors, f"console errors: {errors[:5]}"
     for f in (nb_file, md_file):
         f.unlink()
+
+
+# ------------------------------------------------- the extension's pieces (no build, no browser)
+
+def _app(tmp_path, theme_options):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(config=SimpleNamespace(html_theme_options=theme_options), outdir=str(tmp_path / "html"))
+
+
+OPTIONS = {"repository_url": "https://github.com/sslbook/sslbook", "repository_branch": "main", "path_to_docs": "",
+           "launch_buttons": {"notebook_branch": "notebooks", "notebook_interface": "jupyterlab",
+                              "colab_url": "https://colab.research.google.com", "binderhub_url": "https://mybinder.org"}}
+
+
+def test_launch_links_open_the_notebook_on_the_notebook_branch(tmp_path):
+    from sslbook import sphinxext
+
+    urls = sphinxext._launch_urls(_app(tmp_path, OPTIONS), "book/foundations")
+    assert urls == {
+        "Colab": "https://colab.research.google.com/github/sslbook/sslbook/blob/notebooks/book/foundations.ipynb",
+        "Binder": "https://mybinder.org/v2/gh/sslbook/sslbook/notebooks?urlpath=lab/tree/book/foundations.ipynb"}
+    assert sphinxext._launch_urls(_app(tmp_path, {**OPTIONS, "repository_url": ""}), "book/foundations") == {}
+    no_branch = {**OPTIONS, "launch_buttons": {**OPTIONS["launch_buttons"], "notebook_branch": ""}}
+    assert "/blob/main/book/x.ipynb" in sphinxext._launch_urls(_app(tmp_path, no_branch), "book/x")["Colab"]
+
+
+def test_outputs_are_merged_by_cell_source_and_a_setup_cell_installs_sslbook(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from sslbook import sphinxext
+
+    nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("a = 1"), new_code_cell("b = 2"), new_code_cell("c")])
+    done = new_notebook(cells=[new_code_cell("a = 1", outputs=[new_output("stream", text="A")], execution_count=1),
+                               new_code_cell("other"),
+                               new_code_cell("b = 2\n", outputs=[new_output("stream", text="B")], execution_count=3)])
+    assert sphinxext._merge_outputs(nb, done) == 2
+    assert [c.get("outputs", [{}])[0].get("text") if c.get("outputs") else None for c in nb.cells] == [None, "A", "B", None]
+    assert nb.cells[2].execution_count == 3
+    cell = sphinxext._setup_cell(_app(tmp_path, OPTIONS))
+    assert sphinxext.SETUP_TAG in cell.metadata["tags"]
+    assert "git+https://github.com/sslbook/sslbook@main" in cell.source and 'find_spec("sslbook")' in cell.source
+    compile(cell.source, "setup-cell", "exec")
+    nbformat.validate(nbformat.v4.new_notebook(cells=[cell]))
+
+
+def test_repeated_inline_scripts_are_dropped():
+    from sphinx.builders.html._assets import _JavaScript
+
+    from sslbook import sphinxext
+
+    thebe = "const THEBE_JS_URL = 1"
+    context = {"script_files": [_JavaScript("_static/a.js"), _JavaScript(None, body=thebe), _JavaScript("", body=thebe),
+                                _JavaScript("_static/a.js"), _JavaScript("", body="var x = 1")]}
+    sphinxext._dedupe_scripts(context)
+    assert [(js.filename, js.attributes.get("body")) for js in context["script_files"]] == [
+        ("_static/a.js", None), (None, thebe), ("", "var x = 1")]
