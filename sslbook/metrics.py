@@ -18,7 +18,7 @@ from . import _checks
 __all__ = [
     "linear_probe_accuracy", "knn_accuracy", "clustering_ari", "effective_rank", "alignment",
     "uniformity", "orthonormal_basis", "principal_angles", "subspace_distance", "coding_rate",
-    "coding_rate_reduction",
+    "coding_rate_reduction", "projection_length",
 ]
 
 
@@ -309,3 +309,55 @@ def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str
         logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
         compression = compression + (m / n) * 0.5 * logdets.sum()
     return {"expansion": expansion, "compression": compression, "reduction": expansion - compression}
+
+
+def projection_length(basis, directions, rtol: float = 1e-10) -> np.ndarray:
+    r"""Length of the orthogonal projection of unit directions onto the column span of ``basis``.
+
+    For a direction :math:`v` and a subspace :math:`S = \operatorname{span}(A)` this is
+    :math:`\|\Pi_S v\| / \|v\| = \cos\angle(v, S)`: 1 when :math:`v \in S`, 0 when
+    :math:`v \perp S`. With :math:`A = [w_1\ w_2]` the weight vectors of a two-neuron layer and
+    :math:`v = e_j`, this is the measure :math:`P(e_j) = \|A(A^\top A)^{-1}A^\top e_j\|` of
+    Yang, Li, Jiang and Li (AAAI-23) of how much of feature :math:`e_j` the layer has learned.
+    It ignores the scale of the weights. Columns of ``basis`` may be linearly dependent: the span
+    is computed from the singular vectors with singular value above ``rtol`` times the largest.
+
+    Parameters
+    ----------
+    basis
+        Spanning vectors as columns, shape ``(d, p)``, or a stack ``(r, d, p)`` of ``r`` such
+        matrices (e.g. one per seed).
+    directions
+        One direction, shape ``(d,)``, or several as columns, shape ``(d, q)``; nonzero.
+    rtol
+        Relative threshold for the numerical rank of ``basis``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(...,)`` or ``(..., q)``: leading dimension ``r`` for a stack of bases, trailing
+        dimension ``q`` for several directions; values in :math:`[0, 1]`.
+    """
+    a = _checks.array(basis, "basis", ndim=(2, 3))
+    v = _checks.array(directions, "directions", ndim=(1, 2))
+    rt = _checks.positive(rtol, "rtol")
+    if a.shape[-1] < 1 or a.shape[-2] < 1:
+        raise ValueError(f"basis must have shape (d, p) or (r, d, p) with d, p >= 1, got {a.shape}")
+    single_dir = v.ndim == 1
+    vv = v[:, None] if single_dir else v
+    if vv.shape[0] != a.shape[-2]:
+        raise ValueError(f"directions must have {a.shape[-2]} rows (the dimension of basis), got shape {v.shape}")
+    norms = np.linalg.norm(vv, axis=0)
+    if np.any(norms == 0):
+        raise ValueError("directions must be nonzero")
+    single_basis = a.ndim == 2
+    aa = a[None] if single_basis else a
+    u, s, _ = np.linalg.svd(aa, full_matrices=False)  # u: (r, d, p), s: (r, p)
+    if np.any(s[:, 0] == 0):
+        raise ValueError("basis must not be all zeros")
+    keep = s > rt * s[:, :1]  # numerical rank, per stacked basis
+    coef = np.einsum("rdp,dq->rpq", u, vv / norms) * keep[:, :, None]
+    out = np.clip(np.linalg.norm(coef, axis=1), 0.0, 1.0)  # (r, q)
+    if single_dir:
+        out = out[:, 0]
+    return out[0] if single_basis else out

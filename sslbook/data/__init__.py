@@ -8,7 +8,9 @@ from .mixtures import Mixture, gaussian_mixture
 from .views import Compose, GaussianNoise, RandomMask, TwoViews
 from .digits import DigitImages, downsample, load_digit_images
 from .image_views import PixelNoise, RandomAffine, RandomRotation, RandomShift, affine, style_copies
+from .hidden import HiddenFeatureData, hidden_feature_data, noisy_views
 
 __all__ = ["Mixture", "gaussian_mixture", "Compose", "GaussianNoise", "RandomMask", "TwoViews",
            "DigitImages", "downsample", "load_digit_images", "PixelNoise", "RandomAffine", "RandomRotation",
-           "RandomShift", "affine", "style_copies"]
+           "RandomShift", "affine", "style_copies",
+           "HiddenFeatureData", "hidden_feature_data", "noisy_views"]
