@@ -316,6 +316,17 @@ def test_page_renders_offline(browser, server, page, mode):
     assert not problems, f"{page} ({mode} mode):\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.skipif(not (HTML / "index.html").exists() or bool(os.environ.get("SSLBOOK_HTML")),
+                    reason="checks the book's own build (_build/html) against _toc.yml")
+def test_every_chapter_of_the_toc_is_checked():
+    """The pages tested above are those of the build; every chapter of _toc.yml must be among them."""
+    from sslbook.pytest_plugin import toc_chapters
+
+    checked = set(chapter_pages())
+    missing = [c.stem for c in toc_chapters(ROOT) if str(c.relative_to(ROOT).with_suffix(".html")) not in checked]
+    assert not missing, f"chapters of _toc.yml with no page (or no notebook source) in {HTML}: {missing}"
+
+
 def _wait_for_download(folder: Path, name: str, timeout: float = 30.0) -> Path:
     target = folder / name
     end = time.time() + timeout
