@@ -19,6 +19,13 @@
   would open the ``.md`` source, are pointed at ``<docname>.ipynb`` on the branch named by
   ``launch_buttons.notebook_branch`` in ``_config.yml``; the publishing workflow
   (``.github/workflows/pages.yml``) pushes the same notebooks to that branch.
+* **A clean browser console** (checked by ``tests/test_browser.py``): repeated inline scripts are
+  dropped (sphinx-thebe's ``const`` declared twice is a SyntaxError on every page under Sphinx
+  7.4), the page gets an inline favicon (no request for a missing ``/favicon.ico``) and the
+  theme's default mode is ``auto`` (it follows the reader's light/dark setting).
+* **Executed notebooks from the cache.** myst-nb 1.4 writes a cached chapter to
+  ``jupyter_execute`` without its outputs; :func:`_patch_myst_nb_cache` fixes that, so the
+  claims ledger and the notebooks are complete in builds that reuse the execution cache.
 """
 
 from __future__ import annotations
