@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("SSLBOOK_HTML") or ROOT / "_build" / "html").resolve()
 SHOTS = Path(os.environ.get("SSLBOOK_SCREENSHOTS") or HTML.parent / "screenshots").resolve()
 MODES = ("light", "dark")
-MAX_SHOT_HEIGHT = 16000  # px; longer pages are cut (the screenshot is for a human to skim)
+SHOT_TILE = 8000  # px; a longer page is saved in several screenshots, one per tile
 TYPESET_TIMEOUT = 120  # s; MathJax on a long chapter, on a busy 2-core machine
 
 
@@ -246,20 +246,31 @@ RAW_MATH = [
 ]
 
 
-def _screenshot(driver, path: Path) -> None:
-    """Full-page screenshot: the viewport is made as tall as the page (Chromium's own
+def _screenshot(driver, path: Path) -> list[Path]:
+    """Full-page screenshot, in tiles of at most ``SHOT_TILE`` px (``name.png``, ``name.2.png``, ...).
+
+    The viewport is made one tile tall and scrolled tile by tile (Chromium's own
     ``captureBeyondViewport`` draws dark-mode pages shifted sideways), then restored."""
     height = int(driver.execute_script("return Math.ceil(document.documentElement.scrollHeight)"))
-    height = min(max(height, 900), MAX_SHOT_HEIGHT)
+    tile = max(900, min(height, SHOT_TILE))
+    for old in path.parent.glob(path.stem + ".*png"):
+        old.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False})
+                           {"width": 1280, "height": tile, "deviceScaleFactor": 1, "mobile": False})
     try:
-        time.sleep(0.3)  # let the theme's sticky sidebars settle to the new height
-        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        for k, top in enumerate(range(0, max(height, 1), tile)):
+            driver.execute_script("window.scrollTo(0, arguments[0])", top)
+            time.sleep(0.3)  # let the theme's sticky header and sidebars settle
+            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+            target = path if k == 0 else path.with_name(f"{path.stem}.{k + 1}.png")
+            target.write_bytes(base64.b64decode(shot["data"]))
+            written.append(target)
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(base64.b64decode(shot["data"]))
+        driver.execute_script("window.scrollTo(0, 0)")
+    return written
 
 
 # ----------------------------------------------------------------------------------- tests
