@@ -15,6 +15,7 @@ from . import _checks
 __all__ = [
     "random_frame", "orthonormalize", "projector", "tangent_project_stiefel", "grassmann_gradient",
     "qr_retraction", "grassmann_step", "top_eigenspace", "is_orthonormal",
+    "grassmann_flow_velocity", "grassmann_flow", "grassmann_flow_angles",
 ]
 
 
@@ -117,3 +118,175 @@ def top_eigenspace(a: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
     vals, vecs = torch.linalg.eigh(a)
     idx = torch.argsort(vals, descending=True)[:k]
     return vals[idx], vecs[:, idx]
+
+
+# --- Grassmannian gradient flow of a quadratic form (learning-dynamics chapter) -----------------
+# Esser, Mukherjee & Ghoshdastidar (2023) study SSL losses -tr(W^T A W) under W^T W = I; their
+# exact dynamics are the flow below (Oja's subspace flow; Yan, Helmke & Moore 1994).
+
+
+def _symmetric(a: torch.Tensor, name: str = "a") -> torch.Tensor:
+    _checks.tensor(a, name, ndim=2)
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {tuple(a.shape)}")
+    if not torch.allclose(a, a.T, atol=1e-8 * max(1.0, float(a.abs().max()))):
+        raise ValueError(f"{name} must be symmetric")
+    return a
+
+
+def _frame_for(a: torch.Tensor, w: torch.Tensor, name: str = "w0") -> torch.Tensor:
+    _checks.tensor(w, name, ndim=2)
+    if w.shape[0] != a.shape[0]:
+        raise ValueError(f"{name} must have {a.shape[0]} rows to match a, got shape {tuple(w.shape)}")
+    if w.shape[1] > w.shape[0]:
+        raise ValueError(f"{name} must have at most as many columns as rows, got shape {tuple(w.shape)}")
+    return w
+
+
+def _times(t) -> tuple[torch.Tensor, bool]:
+    """``t`` as a 1-D float64 tensor of non-negative times, and whether it was a scalar."""
+    if isinstance(t, torch.Tensor):
+        _checks.tensor(t, "t", ndim=(0, 1))
+        tt, scalar = t.detach().to(torch.float64).cpu(), t.ndim == 0
+    elif isinstance(t, (int, float)) and not isinstance(t, bool):
+        tt, scalar = torch.tensor(float(t), dtype=torch.float64), True
+    else:
+        try:
+            tt = torch.as_tensor([_checks.positive(v, "t", allow_zero=True) for v in t], dtype=torch.float64)
+        except TypeError:
+            raise TypeError(f"t must be a number, a sequence of numbers or a tensor, got {type(t).__name__}") from None
+        scalar = False
+    tt = tt.reshape(-1)
+    if tt.numel() == 0 or not bool(torch.isfinite(tt).all()) or bool((tt < 0).any()):
+        raise ValueError("t must hold at least one finite non-negative time")
+    return tt, scalar
+
+
+def grassmann_flow_velocity(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    r"""The Grassmannian gradient-flow vector field :math:`\dot W = 2(I - WW^\top)AW` of the loss
+    :math:`L(W) = -\mathrm{tr}(W^\top A W)` at the frame ``w``.
+
+    It is minus the Riemannian gradient of :math:`L` (embedded metric, horizontal lift; Edelman,
+    Arias & Smith 1998), i.e. Oja's subspace flow; Esser, Mukherjee & Ghoshdastidar (2023) derive
+    the SSL learning dynamics from it.
+
+    Parameters
+    ----------
+    a
+        Symmetric matrix, shape ``(p, p)``.
+    w
+        Orthonormal frame, shape ``(p, k)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(p, k)``; horizontal (:math:`W^\top \dot W = 0`).
+    """
+    _symmetric(a)
+    _frame_for(a, w, "w")
+    return 2.0 * grassmann_gradient(w, a @ w)
+
+
+def _tangent_coordinates(a: torch.Tensor, w0: torch.Tensor):
+    """Eigen-decomposition of ``a`` (descending) and :math:`C = B_2 B_1^{-1}` with
+    :math:`B = U^\\top W_0` split after row ``k``."""
+    p, k = w0.shape
+    vals, vecs = top_eigenspace(a, p)
+    b = vecs.T @ w0
+    b1, b2 = b[:k], b[k:]
+    sv = torch.linalg.svdvals(b1)
+    if float(sv[-1]) <= 1e-12 * max(1.0, float(sv[0])):
+        raise ValueError("w0 is orthogonal to a direction of the top-k eigenspace of a (U_k^T W0 is singular); "
+                         "the flow then converges to a saddle and the closed form in tangent coordinates does not apply")
+    c = torch.linalg.solve(b1.T, b2.T).T  # B2 B1^{-1}, shape (p-k, k)
+    return vals, vecs, c
+
+
+def _tangent_at(vals: torch.Tensor, c: torch.Tensor, t: float) -> torch.Tensor:
+    k = c.shape[1]
+    # T_ij(t) = C_ij exp(-2 (lambda_j - lambda_{k+i}) t): every exponent is <= 0 for t >= 0.
+    expo = 2.0 * (vals[k:, None] - vals[None, :k]) * t
+    return c * torch.exp(expo)
+
+
+def grassmann_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
+    r"""Closed form of the Grassmannian gradient flow :math:`\dot W = 2(I - WW^\top)AW`:
+    :math:`\mathrm{span}\,W(t) = \mathrm{span}\,e^{2At}W_0`.
+
+    Evaluated stably in float64 in *tangent coordinates*: with :math:`A = U\Lambda U^\top`
+    (eigenvalues descending) and :math:`U^\top W_0 = \begin{pmatrix}B_1\\B_2\end{pmatrix}`,
+    :math:`\mathrm{span}\,e^{2At}W_0 = \mathrm{span}\,U\begin{pmatrix}I\\T(t)\end{pmatrix}` with
+    :math:`T(t) = e^{2\Lambda_2 t} B_2 B_1^{-1} e^{-2\Lambda_1 t}`, whose entries only decay. Forming
+    :math:`e^{2At}W_0` and orthonormalising it instead loses accuracy like
+    :math:`e^{2(\lambda_1-\lambda_k)t}\epsilon_{\rm mach}`. (Esser, Mukherjee & Ghoshdastidar 2023;
+    Yan, Helmke & Moore 1994.)
+
+    Parameters
+    ----------
+    a
+        Symmetric matrix, shape ``(p, p)``.
+    w0
+        Initial frame (its span is what matters), shape ``(p, k)``; ``U_k^T W0`` must be invertible.
+    t
+        A non-negative time, or a 1-D sequence/tensor of ``m`` times.
+
+    Returns
+    -------
+    torch.Tensor
+        An orthonormal basis of :math:`\mathrm{span}\,W(t)`: shape ``(p, k)`` for a scalar ``t``,
+        ``(m, p, k)`` otherwise. Only the span is determined (compare with principal angles or
+        projectors); the basis is not the horizontal Stiefel curve.
+
+    Raises
+    ------
+    ValueError
+        If ``U_k^T W0`` is singular (non-generic start), or on malformed input.
+    """
+    _symmetric(a)
+    _frame_for(a, w0)
+    times, scalar = _times(t)
+    a64, w64 = a.detach().to(torch.float64), w0.detach().to(torch.float64)
+    vals, vecs, c = _tangent_coordinates(a64, w64)
+    k = w64.shape[1]
+    eye = torch.eye(k, dtype=torch.float64, device=a64.device)
+    frames = torch.stack([vecs @ orthonormalize(torch.cat([eye, _tangent_at(vals, c, float(s))], 0))
+                          for s in times])
+    frames = frames.to(dtype=w0.dtype if w0.dtype.is_floating_point else torch.float64)
+    return frames[0] if scalar else frames
+
+
+def grassmann_flow_angles(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
+    r"""Principal angles between the flow's subspace :math:`\mathrm{span}\,W(t)` and the top-``k``
+    eigenspace of ``a``, from the closed form :math:`\tan\theta_i(t) = \sigma_i(T(t))`.
+
+    With :math:`T(t)` as in :func:`grassmann_flow`, :math:`\tan\theta_{\max}(t) \le
+    \tan\theta_{\max}(0)\,e^{-2(\lambda_k-\lambda_{k+1})t}`. Exact to relative machine precision even
+    for angles near zero (no cosine is ever formed).
+
+    Parameters
+    ----------
+    a
+        Symmetric matrix, shape ``(p, p)``.
+    w0
+        Initial frame, shape ``(p, k)``, with ``U_k^T W0`` invertible.
+    t
+        A non-negative time or a 1-D sequence/tensor of ``m`` times.
+
+    Returns
+    -------
+    torch.Tensor
+        Angles in radians, ascending, float64: shape ``(k,)`` or ``(m, k)``.
+    """
+    _symmetric(a)
+    _frame_for(a, w0)
+    times, scalar = _times(t)
+    vals, _, c = _tangent_coordinates(a.detach().to(torch.float64), w0.detach().to(torch.float64))
+    k = c.shape[1]
+    # T(t) for all times at once, shape (m, p-k, k); exponents are <= 0 for t >= 0.
+    expo = 2.0 * (vals[k:, None] - vals[None, :k])
+    tangents = c * torch.exp(expo * times.to(c.device)[:, None, None])
+    out = torch.zeros(times.numel(), k, dtype=torch.float64, device=c.device)
+    if tangents.shape[1] > 0:
+        sv = torch.linalg.svdvals(tangents)  # (m, min(p-k, k)), descending
+        out[:, k - sv.shape[1]:] = torch.atan(sv.flip(1))
+    return out[0] if scalar else out
