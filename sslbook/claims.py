@@ -52,6 +52,10 @@ class ClaimRecord:
     scale: str
     extra: dict = field(default_factory=dict)
 
+    def _ipython_display_(self) -> None:
+        """Show nothing when a notebook cell ends with ``claim(...)``: the check has already
+        displayed itself, and the record's repr would repeat it."""
+
     def describe(self) -> str:
         """A one-line plain-text description."""
         mark = "PASS" if self.passed else "FAIL"
