@@ -188,3 +188,18 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"{name:<28} {secs:7.1f} s   budget {budget:>6}   claims {s.get('claims') if s.get('claims') is not None else '-':>3}   {verdict}")
     tr.write_line(f"{'total':<28} {total:7.1f} s")
 
+
+
+def stale_build_reason(html: Path, root: Path | None = None) -> str | None:
+    """Why the built book at ``html`` cannot be tested now (not built, or older than its sources),
+    or ``None`` when it is current. Used by the tests of the built site."""
+    root = ROOT if root is None else root
+    index = html / "index.html"
+    if not index.exists():
+        return f"the book is not built ({index} missing): run `jupyter-book build .` first"
+    built = index.stat().st_mtime
+    sources = [root / "_toc.yml", root / "_config.yml", *sorted((root / "book").glob("*.md"))]
+    newer = [p.name for p in sources if p.exists() and p.stat().st_mtime > built]
+    if newer:
+        return f"the build in {html} is older than {', '.join(newer[:3])}: rebuild with `jupyter-book build .` first"
+    return None

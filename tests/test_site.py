@@ -20,8 +20,10 @@ from sslbook.pytest_plugin import toc_chapters as _toc_chapters  # noqa: E402
 def toc_chapters():
     return _toc_chapters(ROOT)
 
-pytestmark = pytest.mark.skipif(not (HTML / "index.html").exists(),
-                                reason="the book is not built: run `jupyter-book build .` first")
+from sslbook.pytest_plugin import stale_build_reason  # noqa: E402
+
+pytestmark = pytest.mark.skipif(stale_build_reason(HTML, ROOT) is not None,
+                                reason=stale_build_reason(HTML, ROOT) or "")
 
 
 def pages() -> list[Path]:
