@@ -78,6 +78,10 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
         CPU generator for :math:`\varepsilon` (default: torch's global generator on ``mu``'s device).
     """
     _mean_logvar(mu, logvar)
+    return _reparam(mu, logvar, generator)
+
+
+def _reparam(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     if generator is None:
         eps = torch.randn_like(mu)
     else:
@@ -114,8 +118,17 @@ def reconstruction_log_likelihood(x: torch.Tensor, out: torch.Tensor, likelihood
     _checks.choice(likelihood, "likelihood", LIKELIHOODS)
     s2 = _checks.positive(sigma_x2, "sigma_x2")
     if likelihood == "bernoulli":
-        if bool(((x < 0) | (x > 1)).any()):
-            raise ValueError("x must lie in [0, 1] for the Bernoulli likelihood")
+        _unit_interval(x, "x")
+    return _recon(x, out, likelihood, s2)
+
+
+def _unit_interval(x: torch.Tensor, name: str) -> None:
+    if bool(((x < 0) | (x > 1)).any()):
+        raise ValueError(f"{name} must lie in [0, 1] for the Bernoulli likelihood")
+
+
+def _recon(x: torch.Tensor, out: torch.Tensor, likelihood: str, s2: float) -> torch.Tensor:
+    if likelihood == "bernoulli":
         return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
     d = x.shape[-1]
     return -(x - out).pow(2).sum(-1) / (2.0 * s2) - 0.5 * d * (_LOG_2PI + math.log(s2))
@@ -137,6 +150,10 @@ def gaussian_entropy(logvar: torch.Tensor) -> torch.Tensor:
     _checks.tensor(logvar, "logvar")
     if logvar.ndim < 1:
         raise ValueError("logvar must have a latent dimension")
+    return _entropy(logvar)
+
+
+def _entropy(logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (_LOG_2PI + 1.0 + logvar).sum(-1)
 
 
@@ -174,6 +191,10 @@ def standard_log_prior(z: torch.Tensor) -> torch.Tensor:
         Shape ``(n,)``.
     """
     _groups(z)
+    return _std_prior(z)
+
+
+def _std_prior(z: torch.Tensor) -> torch.Tensor:
     _, j, l = z.shape
     return -0.5 * z.pow(2).sum((1, 2)) - 0.5 * j * l * _LOG_2PI
 
@@ -210,6 +231,11 @@ def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None 
     """
     _groups(z)
     sig2 = _checks.positive(sigma2, "sigma2")
+    v = None if s2 is None else _checks.positive(s2, "s2")
+    return _ssl_terms(z, sig2, v)
+
+
+def _ssl_terms(z: torch.Tensor, sig2: float, s2: float | None) -> Terms:
     _, j, l = z.shape
     zbar = z.mean(1, keepdim=True)
     attraction = -(z - zbar).pow(2).sum((1, 2)) / (2.0 * sig2)
@@ -217,7 +243,7 @@ def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None 
         centre = torch.zeros_like(attraction)
         norm = -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + math.log(j))
     else:
-        v = _checks.positive(s2, "s2")
+        v = float(s2)
         centre = -zbar[:, 0].pow(2).sum(-1) / (2.0 * (v + sig2 / j))
         norm = -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + _LOG_2PI + math.log(j * v + sig2))
     normaliser = torch.full_like(attraction, norm)
@@ -496,7 +522,11 @@ class VAE(nn.Module):
 
     def log_prior_terms(self, z: torch.Tensor) -> Terms:
         """The prior's terms (for the VAE only ``"log_prior"``), each of shape ``(n,)``."""
-        return {"log_prior": self.log_prior(z)}
+        _groups(z)
+        return self._prior_terms(z)
+
+    def _prior_terms(self, z: torch.Tensor) -> Terms:
+        return {"log_prior": _std_prior(z)}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means :math:`\\mu(x)` (the representation that is probed), shape ``(..., L)``."""
@@ -532,11 +562,16 @@ class VAE(nn.Module):
         _groups(views, "views")
         if views.shape[-1] != self.encoder.d_in:
             raise ValueError(f"views must have {self.encoder.d_in} pixels in the last dimension, got shape {tuple(views.shape)}")
+        if self.likelihood == "bernoulli":
+            _unit_interval(views, "views")
+        # validated once above; the terms below are the unchecked twins of the public functions
         mu, logvar = self.encoder(views)
-        z = reparameterize(mu, logvar, generator)
-        rec = reconstruction_log_likelihood(views, self.decoder(z), self.likelihood, self.sigma_x2).sum(1)
-        ent = gaussian_entropy(logvar).sum(1)
-        prior = self.log_prior_terms(z)
+        z = _reparam(mu, logvar, generator)
+        n, j, _ = views.shape
+        out = self.decoder.net(z.reshape(n * j, self.latent)).reshape(views.shape)
+        rec = _recon(views, out, self.likelihood, self.sigma_x2).sum(1)
+        ent = _entropy(logvar).sum(1)
+        prior = self._prior_terms(z)
         out = {"reconstruction": rec.mean(), "entropy": ent.mean()}
         out.update({k: v.mean() for k, v in prior.items()})
         out["elbo"] = out["reconstruction"] + out["entropy"] + out["log_prior"]
@@ -572,5 +607,5 @@ class SimVAE(VAE):
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         return ssl_log_prior(z, self.sigma2, self.s2)
 
-    def log_prior_terms(self, z: torch.Tensor) -> Terms:
-        return ssl_log_prior_terms(z, self.sigma2, self.s2)
+    def _prior_terms(self, z: torch.Tensor) -> Terms:
+        return _ssl_terms(z, self.sigma2, self.s2)

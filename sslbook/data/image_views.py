@@ -94,11 +94,19 @@ def affine(x: torch.Tensor, angle: float | torch.Tensor = 0.0, shift: float | Se
     """
     _images(x)
     n = x.shape[0]
-    a = _per_image(angle, n, "angle", x) * (math.pi / 180.0)
-    d = _per_image(shift, n, "shift", x, width=2) * 2.0
+    a = _per_image(angle, n, "angle", x)
+    d = _per_image(shift, n, "shift", x, width=2)
     s = _per_image(scale, n, "scale", x)
     if bool((s <= 0).any()):
         raise ValueError("scale must be > 0")
+    return _affine(x, a, d, s)
+
+
+def _affine(x: torch.Tensor, angle: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """:func:`affine` without validation: float64 CPU tensors angle (n,) degrees, shift (n, 2), scale (n,)."""
+    a = angle * (math.pi / 180.0)
+    d = shift * 2.0
+    s = scale
     c, si = torch.cos(a), torch.sin(a)
     # inverse of the (y-down) counter-clockwise rotation, divided by the scale
     rinv = torch.stack([torch.stack([c, -si], dim=-1), torch.stack([si, c], dim=-1)], dim=-2) / s[:, None, None]
@@ -127,8 +135,9 @@ class RandomRotation:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _images(x)
-        m = float(self.max_degrees)
-        return affine(x, angle=_uniform(x.shape[0], -m, m, generator))
+        m, n = float(self.max_degrees), x.shape[0]
+        zero = torch.zeros(n, dtype=torch.float64)
+        return _affine(x, _uniform(n, -m, m, generator), torch.zeros(n, 2, dtype=torch.float64), zero + 1.0)
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,8 @@ class RandomShift:
         _images(x)
         m = float(self.max_fraction)
         n = x.shape[0]
-        return affine(x, shift=torch.stack([_uniform(n, -m, m, generator), _uniform(n, -m, m, generator)], dim=1))
+        shift = torch.stack([_uniform(n, -m, m, generator), _uniform(n, -m, m, generator)], dim=1)
+        return _affine(x, torch.zeros(n, dtype=torch.float64), shift, torch.ones(n, dtype=torch.float64))
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,8 @@ class RandomAffine:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _images(x)
-        return affine(x, **self.parameters(x.shape[0], generator))
+        p = self.parameters(x.shape[0], generator)
+        return _affine(x, p["angle"], p["shift"], p["scale"])
 
 
 @dataclass(frozen=True)
