@@ -23,6 +23,7 @@ __all__ = [
     "info_nce", "info_nce_terms", "nt_xent", "spectral_contrastive", "spectral_contrastive_terms",
     "negative_cosine", "simsiam", "barlow_twins", "barlow_twins_terms", "vicreg", "vicreg_terms",
     "SIMILARITIES",
+    "clip", "clip_terms", "simsiam_l2",
 ]
 
 SIMILARITIES = ("cosine", "dot")
@@ -264,3 +265,70 @@ def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_wei
            cov_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
     """VICReg loss (see :func:`vicreg_terms`)."""
     return vicreg_terms(z1, z2, sim_weight, var_weight, cov_weight, gamma, eps)["loss"]
+
+
+def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similarity: str = "cosine") -> Terms:
+    r"""CLIP's symmetric cross-modal InfoNCE (Radford et al., 2021).
+
+    Row ``i`` of ``z1`` (modality 1) and of ``z2`` (modality 2) embed a matched pair. With
+    logits :math:`s_{ij} = \mathrm{sim}(z^{(1)}_i, z^{(2)}_j)/	au`, each modality classifies its
+    partner among the ``n`` embeddings of the other modality:
+    :math:`\ell_{1	o2} = rac1n\sum_i ig(-s_{ii} + \log\sum_j e^{s_{ij}}ig)`,
+    :math:`\ell_{2	o1} = rac1n\sum_j ig(-s_{jj} + \log\sum_i e^{s_{ij}}ig)`, and the loss is
+    their average. It equals :func:`info_nce` with ``symmetric=True`` applied to the two
+    modalities; the theory of Bansal, Kavis & Sanghavi (2024) uses ``similarity="dot"``.
+
+    Parameters
+    ----------
+    z1, z2
+        Embeddings of the two modalities, shape ``(n, k)``, ``n >= 2``.
+    temperature
+        :math:`	au > 0` (CLIP learns it; 0.07 is its initial value).
+    similarity
+        ``"cosine"`` (CLIP) or ``"dot"`` (inner product).
+
+    Returns
+    -------
+    dict
+        ``"one_to_two"`` (:math:`\ell_{1	o2}`), ``"two_to_one"`` (:math:`\ell_{2	o1}`) and
+        ``"loss"`` (their average), each a scalar tensor.
+    """
+    _views(z1, z2)
+    tau = _checks.positive(temperature, "temperature")
+    s = _similarity_matrix(z1, z2, similarity) / tau
+    target = torch.arange(s.shape[0], device=s.device)
+    one_to_two = F.cross_entropy(s, target)
+    two_to_one = F.cross_entropy(s.T, target)
+    return {"one_to_two": one_to_two, "two_to_one": two_to_one, "loss": 0.5 * (one_to_two + two_to_one)}
+
+
+def clip(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similarity: str = "cosine") -> torch.Tensor:
+    """CLIP loss (see :func:`clip_terms`), a scalar tensor."""
+    return clip_terms(z1, z2, temperature, similarity)["loss"]
+
+
+def simsiam_l2(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    r"""SimSiam with a squared-error criterion, the version linear theory analyses.
+
+    :math:`	frac12 D(p_1, \mathrm{sg}(z_2)) + 	frac12 D(p_2, \mathrm{sg}(z_1))` with
+    :math:`D(p, z) = rac{1}{2n}\sum_i \|p_i - z_i\|^2`. For a linear encoder :math:`z = Ax`
+    and predictor :math:`p = Pz` its population gradients are
+    :math:`
+abla_P = PACA^	op - AMA^	op` and :math:`
+abla_A = P^	op(PAC - AM)` with
+    :math:`C = \mathbb E[xx^	op]`, :math:`M = \mathbb E[x x^{+	op}]` (Tian et al., 2021;
+    Bansal, Kavis & Sanghavi, 2024).
+
+    Parameters
+    ----------
+    p1, p2
+        Predictor outputs for views 1 and 2, shape ``(n, k)``.
+    z1, z2
+        Encoder outputs for views 1 and 2, shape ``(n, k)``; gradients are stopped.
+    """
+    _views(p1, p2, min_batch=1)
+    _views(z1, z2, min_batch=1)
+    _checks.same_shape(p1, z1, "p1", "z1")
+    d1 = 0.5 * (p1 - z2.detach()).pow(2).sum(1).mean()
+    d2 = 0.5 * (p2 - z1.detach()).pow(2).sum(1).mean()
+    return 0.5 * (d1 + d2)

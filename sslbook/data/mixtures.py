@@ -1,4 +1,14 @@
-"""Gaussian mixtures with a shared covariance, the book's basic synthetic data."""
+r"""Gaussian mixtures with a shared covariance, the book's basic synthetic data, and their
+Fisher (LDA) subspace.
+
+A mixture :math:`\sum_j \pi_j \mathcal N(\mu_j, \Sigma)` is described by its means (``(k, d)``),
+its shared covariance (``(d, d)``) and its weights (``(k,)``). Besides the sampler
+:func:`gaussian_mixture`, this module computes the between-class scatter, the LDA directions and
+the Fisher subspace :math:`\mathcal S_F = \operatorname{span}\{\Sigma^{-1}(\mu_j - \bar\mu)\}`
+(the optimal subspace of Bansal, Kavis & Sanghavi, 2024, arXiv:2411.03517), and builds the
+mixtures of that paper's experiments: means at a prescribed Mahalanobis separation and
+"spiked" non-isotropic covariances.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +17,12 @@ from dataclasses import dataclass
 import torch
 
 from .. import _checks
+from ..geometry import orthonormalize, random_frame
 
-__all__ = ["Mixture", "gaussian_mixture"]
+__all__ = [
+    "Mixture", "gaussian_mixture", "between_class_scatter", "lda_directions", "fisher_subspace",
+    "spiked_covariance", "separated_means",
+]
 
 
 @dataclass(frozen=True)
@@ -25,12 +39,15 @@ class Mixture:
         Component means, shape ``(k, d)``.
     cov
         Shared covariance, shape ``(d, d)``.
+    weights
+        Mixing weights, shape ``(k,)`` (``None``: uniform).
     """
 
     x: torch.Tensor
     y: torch.Tensor
     means: torch.Tensor
     cov: torch.Tensor
+    weights: torch.Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -46,6 +63,55 @@ class Mixture:
     def k(self) -> int:
         """Number of components."""
         return self.means.shape[0]
+
+    def fisher_subspace(self) -> torch.Tensor:
+        """Orthonormal basis ``(d, m)`` (float64) of the mixture's Fisher subspace; see
+        :func:`fisher_subspace`."""
+        return fisher_subspace(self.means, self.cov, self.weights)
+
+
+def _covariance(cov: torch.Tensor | float, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate a shared covariance (matrix or positive number); return it and its Cholesky factor (float64)."""
+    if isinstance(cov, torch.Tensor):
+        _checks.tensor(cov, "cov", ndim=2)
+        if cov.shape != (d, d):
+            raise ValueError(f"cov must have shape ({d}, {d}) to match means, got {tuple(cov.shape)}")
+        cov64 = cov.detach().to("cpu", torch.float64)
+        if not torch.allclose(cov64, cov64.T, atol=1e-10):
+            raise ValueError("cov must be symmetric")
+        try:
+            chol = torch.linalg.cholesky(cov64)
+        except RuntimeError:
+            raise ValueError("cov must be positive definite") from None
+        return cov64, chol
+    s = _checks.positive(cov, "cov")
+    return s * torch.eye(d, dtype=torch.float64), (s**0.5) * torch.eye(d, dtype=torch.float64)
+
+
+def _weights(weights: torch.Tensor | None, k: int, name: str = "weights") -> torch.Tensor:
+    """Validate mixing weights of length ``k`` (``None``: uniform); return them as float64."""
+    if weights is None:
+        return torch.full((k,), 1.0 / k, dtype=torch.float64)
+    _checks.tensor(weights, name, ndim=1)
+    if weights.shape[0] != k:
+        raise ValueError(f"{name} must have length {k} (one per mean), got {weights.shape[0]}")
+    w = weights.detach().to("cpu", torch.float64)
+    if bool((w < 0).any()) or abs(float(w.sum()) - 1.0) > 1e-6:
+        raise ValueError(f"{name} must be non-negative and sum to 1")
+    return w
+
+
+def _means(means: torch.Tensor, name: str = "means") -> torch.Tensor:
+    _checks.tensor(means, name, ndim=2)
+    if means.shape[0] < 1 or means.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (k, d) with k, d >= 1, got {tuple(means.shape)}")
+    return means.detach().to("cpu", torch.float64)
+
+
+def _sym_power(a: torch.Tensor, power: float) -> torch.Tensor:
+    """``a ** power`` for a symmetric positive-definite matrix ``a`` (float64), via ``eigh``."""
+    vals, vecs = torch.linalg.eigh(a)
+    return (vecs * vals.clamp_min(torch.finfo(a.dtype).tiny) ** power) @ vecs.T
 
 
 def gaussian_mixture(n: int, means: torch.Tensor, cov: torch.Tensor | float = 1.0,
@@ -72,32 +138,187 @@ def gaussian_mixture(n: int, means: torch.Tensor, cov: torch.Tensor | float = 1.
     n = _checks.integer(n, "n", minimum=1)
     _checks.tensor(means, "means", ndim=2)
     k, d = means.shape
-    means = means.to(torch.float64)
-    if isinstance(cov, torch.Tensor):
-        _checks.tensor(cov, "cov", ndim=2)
-        if cov.shape != (d, d):
-            raise ValueError(f"cov must have shape ({d}, {d}) to match means, got {tuple(cov.shape)}")
-        cov64 = cov.to(torch.float64)
-        if not torch.allclose(cov64, cov64.T, atol=1e-10):
-            raise ValueError("cov must be symmetric")
-        try:
-            chol = torch.linalg.cholesky(cov64)
-        except RuntimeError:
-            raise ValueError("cov must be positive definite") from None
-    else:
-        s = _checks.positive(cov, "cov")
-        cov64 = s * torch.eye(d, dtype=torch.float64)
-        chol = (s**0.5) * torch.eye(d, dtype=torch.float64)
-    if weights is None:
-        w = torch.full((k,), 1.0 / k, dtype=torch.float64)
-    else:
-        _checks.tensor(weights, "weights", ndim=1)
-        if weights.shape[0] != k:
-            raise ValueError(f"weights must have length {k} (one per mean), got {weights.shape[0]}")
-        w = weights.to(torch.float64)
-        if bool((w < 0).any()) or abs(float(w.sum()) - 1.0) > 1e-6:
-            raise ValueError("weights must be non-negative and sum to 1")
+    means = means.detach().to("cpu", torch.float64)
+    cov64, chol = _covariance(cov, d)
+    w = _weights(weights, k)
     y = torch.multinomial(w, n, replacement=True, generator=generator)
     eps = torch.randn(n, d, generator=generator, dtype=torch.float64)
     x = means[y] + eps @ chol.T
-    return Mixture(x=x.to(dtype), y=y, means=means.to(dtype), cov=cov64.to(dtype))
+    return Mixture(x=x.to(dtype), y=y, means=means.to(dtype), cov=cov64.to(dtype), weights=w.to(dtype))
+
+
+def between_class_scatter(means: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Between-class scatter :math:`M = \sum_j \pi_j (\mu_j - \bar\mu)(\mu_j - \bar\mu)^\top`,
+    with :math:`\bar\mu = \sum_j \pi_j \mu_j`.
+
+    Parameters
+    ----------
+    means
+        Shape ``(k, d)``.
+    weights
+        Shape ``(k,)``, non-negative, summing to 1 (default uniform).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(d, d)``, float64, symmetric positive semi-definite of rank at most ``k - 1``.
+    """
+    mu = _means(means)
+    w = _weights(weights, mu.shape[0])
+    centred = mu - w @ mu
+    return (centred.T * w) @ centred
+
+
+def lda_directions(means: torch.Tensor, cov: torch.Tensor | float, weights: torch.Tensor | None = None,
+                   rtol: float = 1e-9) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Fisher's linear discriminant directions of a shared-covariance mixture.
+
+    Solves the generalised eigenproblem :math:`M v = \rho\, \Sigma v` (between-class scatter
+    ``M``, within-class covariance :math:`\Sigma`) and keeps the eigenpairs with
+    :math:`\rho > 0`. The same vectors solve :math:`M v = \lambda (\Sigma + M) v` with
+    :math:`\lambda = \rho / (1 + \rho)` (total instead of within-class scatter).
+
+    Parameters
+    ----------
+    means
+        Component means, shape ``(k, d)``.
+    cov
+        Shared covariance, ``(d, d)`` positive definite, or a positive number ``s`` for ``s I``.
+    weights
+        Mixing weights, shape ``(k,)`` (default uniform).
+    rtol
+        Eigenvalues below ``rtol`` times the largest count as zero.
+
+    Returns
+    -------
+    rho : torch.Tensor
+        The ``m`` positive generalised eigenvalues, descending, float64 (``m = rank M <= k - 1``).
+    vectors : torch.Tensor
+        Shape ``(d, m)``, float64, normalised so that :math:`V^\top \Sigma V = I`.
+
+    Raises
+    ------
+    ValueError
+        If all means coincide (``M = 0``: there is nothing to discriminate).
+    """
+    mu = _means(means)
+    cov64, _ = _covariance(cov, mu.shape[1])
+    rtol = _checks.positive(rtol, "rtol")
+    m = between_class_scatter(mu, weights)
+    w_half = _sym_power(cov64, -0.5)
+    k_mat = w_half @ m @ w_half
+    rho, q = torch.linalg.eigh(0.5 * (k_mat + k_mat.T))
+    order = torch.argsort(rho, descending=True)
+    rho, q = rho[order], q[:, order]
+    if float(rho[0]) <= 0:
+        raise ValueError("the means coincide: the between-class scatter is zero and there is no Fisher subspace")
+    keep = rho > rtol * rho[0]
+    return rho[keep], w_half @ q[:, keep]
+
+
+def fisher_subspace(means: torch.Tensor, cov: torch.Tensor | float, weights: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Orthonormal basis of the Fisher (LDA) subspace
+    :math:`\mathcal S_F = \operatorname{span}\{\Sigma^{-1}(\mu_j - \bar\mu)\} = \operatorname{range}(\Sigma^{-1} M)`.
+
+    This is the subspace in which the rows of an optimal linear encoder of the mixture lie
+    (Bansal, Kavis & Sanghavi, 2024): projecting onto it keeps the Bayes-optimal classifier.
+
+    Parameters
+    ----------
+    means
+        Component means, shape ``(k, d)``.
+    cov
+        Shared covariance, ``(d, d)`` positive definite, or a positive number for a multiple of ``I``.
+    weights
+        Mixing weights, shape ``(k,)`` (default uniform).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(d, m)``, float64, orthonormal columns; column ``j`` lies in the span of the top
+        ``j + 1`` LDA directions (QR of :func:`lda_directions`' vectors).
+    """
+    _, vectors = lda_directions(means, cov, weights)
+    return orthonormalize(vectors)
+
+
+def spiked_covariance(d: int, n_spikes: int = 3, spike_var: float = 25.0, diag_low: float = 0.5,
+                      diag_high: float = 1.5, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""A random non-isotropic covariance :math:`\Sigma = \operatorname{diag}(s) + v\, V V^\top`.
+
+    ``s`` has i.i.d. entries uniform on ``[diag_low, diag_high]`` and ``V`` is a uniformly random
+    ``(d, n_spikes)`` orthonormal frame: a few high-variance "noise" directions on top of a
+    moderately anisotropic diagonal. ``spike_var = 0`` and ``diag_low = diag_high = 1`` give
+    the identity (the isotropic control).
+
+    Parameters
+    ----------
+    d
+        Dimension (>= 1).
+    n_spikes
+        Number of spike directions, ``0 <= n_spikes <= d``.
+    spike_var
+        Extra variance :math:`v \ge 0` along each spike.
+    diag_low, diag_high
+        Range of the diagonal, ``0 < diag_low <= diag_high``.
+    generator
+        Source of randomness.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(d, d)``, float64, symmetric positive definite.
+    """
+    d = _checks.integer(d, "d", minimum=1)
+    n_spikes = _checks.integer(n_spikes, "n_spikes", minimum=0, maximum=d)
+    v = _checks.positive(spike_var, "spike_var", allow_zero=True)
+    lo = _checks.positive(diag_low, "diag_low")
+    hi = _checks.positive(diag_high, "diag_high")
+    if hi < lo:
+        raise ValueError(f"diag_high must be >= diag_low, got {diag_high!r} < {diag_low!r}")
+    diag = lo + (hi - lo) * torch.rand(d, generator=generator, dtype=torch.float64)
+    cov = torch.diag(diag)
+    if n_spikes > 0 and v > 0:
+        frame = random_frame(d, n_spikes, generator=generator)
+        cov = cov + v * frame @ frame.T
+    return 0.5 * (cov + cov.T)
+
+
+def separated_means(k: int, d: int, cov: torch.Tensor | float = 1.0, separation: float = 3.0,
+                    weights: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Random component means at a prescribed average Mahalanobis norm.
+
+    Draws ``k`` i.i.d. :math:`\mathcal N(0, I_d)` vectors, centres them (weighted mean zero) and
+    rescales them so that :math:`\frac1k\sum_j \sqrt{\mu_j^\top \Sigma^{-1} \mu_j}` equals
+    ``separation``. The directions are drawn without regard to :math:`\Sigma`, so for a
+    non-isotropic :math:`\Sigma` the span of the means differs from the Fisher subspace.
+
+    Parameters
+    ----------
+    k
+        Number of components (>= 2).
+    d
+        Dimension (>= 1).
+    cov
+        Shared covariance, ``(d, d)`` positive definite, or a positive number.
+    separation
+        Average Mahalanobis norm of the centred means (> 0).
+    weights
+        Mixing weights used for centring (default uniform).
+    generator
+        Source of randomness.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(k, d)``, float64.
+    """
+    k = _checks.integer(k, "k", minimum=2)
+    d = _checks.integer(d, "d", minimum=1)
+    cov64, _ = _covariance(cov, d)
+    sep = _checks.positive(separation, "separation")
+    w = _weights(weights, k)
+    raw = torch.randn(k, d, generator=generator, dtype=torch.float64)
+    centred = raw - w @ raw
+    maha = torch.sqrt(torch.einsum("kd,de,ke->k", centred, torch.linalg.inv(cov64), centred))
+    return centred * (sep / float(maha.mean()))
