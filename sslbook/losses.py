@@ -271,10 +271,10 @@ def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, si
     r"""CLIP's symmetric cross-modal InfoNCE (Radford et al., 2021).
 
     Row ``i`` of ``z1`` (modality 1) and of ``z2`` (modality 2) embed a matched pair. With
-    logits :math:`s_{ij} = \mathrm{sim}(z^{(1)}_i, z^{(2)}_j)/	au`, each modality classifies its
+    logits :math:`s_{ij} = \mathrm{sim}(z^{(1)}_i, z^{(2)}_j)/\tau`, each modality classifies its
     partner among the ``n`` embeddings of the other modality:
-    :math:`\ell_{1	o2} = rac1n\sum_i ig(-s_{ii} + \log\sum_j e^{s_{ij}}ig)`,
-    :math:`\ell_{2	o1} = rac1n\sum_j ig(-s_{jj} + \log\sum_i e^{s_{ij}}ig)`, and the loss is
+    :math:`\ell_{1\to2} = \frac1n\sum_i \big(-s_{ii} + \log\sum_j e^{s_{ij}}\big)`,
+    :math:`\ell_{2\to1} = \frac1n\sum_j \big(-s_{jj} + \log\sum_i e^{s_{ij}}\big)`, and the loss is
     their average. It equals :func:`info_nce` with ``symmetric=True`` applied to the two
     modalities; the theory of Bansal, Kavis & Sanghavi (2024) uses ``similarity="dot"``.
 
@@ -283,14 +283,14 @@ def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, si
     z1, z2
         Embeddings of the two modalities, shape ``(n, k)``, ``n >= 2``.
     temperature
-        :math:`	au > 0` (CLIP learns it; 0.07 is its initial value).
+        :math:`\tau > 0` (CLIP learns it; 0.07 is its initial value).
     similarity
         ``"cosine"`` (CLIP) or ``"dot"`` (inner product).
 
     Returns
     -------
     dict
-        ``"one_to_two"`` (:math:`\ell_{1	o2}`), ``"two_to_one"`` (:math:`\ell_{2	o1}`) and
+        ``"one_to_two"`` (:math:`\ell_{1\to2}`), ``"two_to_one"`` (:math:`\ell_{2\to1}`) and
         ``"loss"`` (their average), each a scalar tensor.
     """
     _views(z1, z2)
@@ -310,13 +310,11 @@ def clip(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similari
 def simsiam_l2(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     r"""SimSiam with a squared-error criterion, the version linear theory analyses.
 
-    :math:`	frac12 D(p_1, \mathrm{sg}(z_2)) + 	frac12 D(p_2, \mathrm{sg}(z_1))` with
-    :math:`D(p, z) = rac{1}{2n}\sum_i \|p_i - z_i\|^2`. For a linear encoder :math:`z = Ax`
+    :math:`\tfrac12 D(p_1, \mathrm{sg}(z_2)) + \tfrac12 D(p_2, \mathrm{sg}(z_1))` with
+    :math:`D(p, z) = \frac{1}{2n}\sum_i \|p_i - z_i\|^2`. For a linear encoder :math:`z = Ax`
     and predictor :math:`p = Pz` its population gradients are
-    :math:`
-abla_P = PACA^	op - AMA^	op` and :math:`
-abla_A = P^	op(PAC - AM)` with
-    :math:`C = \mathbb E[xx^	op]`, :math:`M = \mathbb E[x x^{+	op}]` (Tian et al., 2021;
+    :math:`\nabla_P = PACA^\top - AMA^\top` and :math:`\nabla_A = P^\top(PAC - AM)` with
+    :math:`C = \mathbb E[xx^\top]`, :math:`M = \mathbb E[x x^{+\top}]` (Tian et al., 2021;
     Bansal, Kavis & Sanghavi, 2024).
 
     Parameters
