@@ -18,7 +18,7 @@ from . import _checks
 __all__ = [
     "linear_probe_accuracy", "knn_accuracy", "clustering_ari", "effective_rank", "alignment",
     "uniformity", "orthonormal_basis", "principal_angles", "subspace_distance", "coding_rate",
-    "coding_rate_reduction", "projection_length",
+    "coding_rate_reduction", "projection_length", "coding_rate_reduction_soft", "pair_coding_rate_reduction",
 ]
 
 
@@ -361,3 +361,107 @@ def projection_length(basis, directions, rtol: float = 1e-10) -> np.ndarray:
     if single_dir:
         out = out[:, 0]
     return out[0] if single_basis else out
+
+
+def coding_rate_reduction_soft(z: torch.Tensor, memberships: torch.Tensor, eps: float = 0.5) -> dict[str, torch.Tensor]:
+    r"""Coding-rate reduction for a soft partition of the rows of ``z`` (Yu et al. 2020, MCR²).
+
+    With memberships :math:`\pi_{ij} \ge 0`, :math:`\sum_j \pi_{ij} = 1`, and
+    :math:`\Pi_j = \operatorname{diag}(\pi_{1j}, \dots, \pi_{nj})`,
+
+    .. math::
+        R_c(Z \mid \Pi) = \sum_j \frac{\operatorname{tr}\Pi_j}{2n}
+        \log\det\Big(I + \frac{k}{\operatorname{tr}(\Pi_j)\,\epsilon^2} Z^\top \Pi_j Z\Big),
+        \qquad \Delta R = R(Z) - R_c(Z \mid \Pi).
+
+    One-hot memberships give :func:`coding_rate_reduction`; uniform memberships
+    :math:`\pi_{ij} = 1/C` give :math:`\Delta R = 0`. Qiang et al. (2024) use this quantity with
+    memberships read off a frozen early layer (the book's reconstruction). All groups are handled
+    by one batched Cholesky factorisation; differentiable in ``z`` and ``memberships``.
+
+    Parameters
+    ----------
+    z
+        Shape ``(n, k)``, rows are samples.
+    memberships
+        Shape ``(n, C)``, non-negative rows summing to 1.
+    eps
+        Distortion :math:`\epsilon > 0`.
+
+    Returns
+    -------
+    dict
+        ``"expansion"``, ``"compression"`` and ``"reduction"``, each a scalar tensor.
+    """
+    _checks.tensor(z, "z", ndim=2)
+    _checks.tensor(memberships, "memberships", ndim=2)
+    e = _checks.positive(eps, "eps")
+    n, k = z.shape
+    if memberships.shape[0] != n:
+        raise ValueError(f"memberships must have one row per row of z ({n}), got shape {tuple(memberships.shape)}")
+    if bool((memberships < 0).any()) or not torch.allclose(memberships.sum(1), torch.ones_like(memberships[:, 0]), atol=1e-5):
+        raise ValueError("memberships must be non-negative with rows summing to 1")
+    w = memberships.to(z.dtype)
+    mass = w.sum(0)  # (C,) = tr(Pi_j)
+    keep = mass > 1e-12 * n
+    w, mass = w[:, keep], mass[keep]
+    cov = torch.einsum("nc,nk,nl->ckl", w, z, z)  # Z^T Pi_j Z for every group at once
+    eye = torch.eye(k, dtype=z.dtype, device=z.device)
+    chol = torch.linalg.cholesky(eye + (k / (e * e)) * cov / mass[:, None, None])
+    logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+    compression = (mass / (2.0 * n) * logdets).sum()
+    expansion = coding_rate(z, e)
+    return {"expansion": expansion, "compression": compression, "reduction": expansion - compression}
+
+
+def pair_coding_rate_reduction(z1: torch.Tensor, z2: torch.Tensor, eps: float = 0.5) -> dict[str, torch.Tensor]:
+    r"""Label-free coding-rate reduction of augmentation pairs in closed form: uniformity minus alignment.
+
+    The rows of ``z1`` and ``z2`` are normalised to unit length and the two views of sample
+    :math:`i` form one group of size two in :math:`Z = [z^{(1)}; z^{(2)}]` (``2N`` rows). With
+    :math:`c = k/(2\epsilon^2)`, :math:`\kappa = c^2/(1+2c)` and :math:`\theta_i` the angle between
+    the views of sample :math:`i`,
+
+    .. math::
+        \Delta R_{\rm pair} = \underbrace{R(Z, \epsilon)}_{\text{uniformity}}
+        - \underbrace{\tfrac{1}{2N}\sum_i \log\big(1 + \kappa \sin^2\theta_i\big)}_{\text{alignment}}
+        - \tfrac12\log(1 + 2c).
+
+    This equals :func:`coding_rate_reduction` of the normalised ``Z`` with one label per sample
+    (Qiang et al. 2024 use this pair partition; the decomposition is the book's). The alignment
+    term is 0 exactly when every pair is aligned (or antipodal: a group of two spans a line).
+
+    Parameters
+    ----------
+    z1, z2
+        The two views' features, shape ``(N, k)``, ``N >= 1``, nonzero rows.
+    eps
+        Distortion :math:`\epsilon > 0`.
+
+    Returns
+    -------
+    dict
+        ``"expansion"`` (:math:`R(Z)`, the uniformity term), ``"alignment"``, ``"constant"``
+        (:math:`\tfrac12\log(1+2c)`), ``"compression"`` (alignment + constant) and
+        ``"reduction"``, each a scalar tensor.
+    """
+    _checks.tensor(z1, "z1", ndim=2)
+    _checks.tensor(z2, "z2", ndim=2)
+    _checks.same_shape(z1, z2, "z1", "z2")
+    e = _checks.positive(eps, "eps")
+    n, k = z1.shape
+    if n < 1 or k < 1:
+        raise ValueError(f"z1 and z2 need at least one row and one column, got shape {tuple(z1.shape)}")
+    if bool((z1.norm(dim=1) == 0).any()) or bool((z2.norm(dim=1) == 0).any()):
+        raise ValueError("z1 and z2 must have nonzero rows (they are normalised)")
+    f1 = torch.nn.functional.normalize(z1, dim=1)
+    f2 = torch.nn.functional.normalize(z2, dim=1)
+    c = k / (2.0 * e * e)
+    kappa = c * c / (1.0 + 2.0 * c)
+    cos = (f1 * f2).sum(1).clamp(-1.0, 1.0)
+    align = 0.5 * torch.log1p(kappa * (1.0 - cos * cos)).mean()
+    const = z1.new_tensor(0.5 * math.log1p(2.0 * c))
+    expansion = coding_rate(torch.cat([f1, f2], dim=0), e)
+    compression = align + const
+    return {"expansion": expansion, "alignment": align, "constant": const, "compression": compression,
+            "reduction": expansion - compression}

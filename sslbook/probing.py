@@ -1,0 +1,283 @@
+"""Per-layer linear probes of an :class:`~sslbook.models.MLP`, over training.
+
+Qiang et al. (2024, "On the Generalization and Causal Explanation in Self-Supervised Learning")
+locate where and when a self-supervised network stops generalising by training a linear probe on
+the frozen features of every layer at many checkpoints. This module does that for the book's MLPs:
+
+* :func:`layer_features` returns every block's output (:meth:`MLP.features`) in evaluation mode;
+* :func:`ridge_probe_accuracy` is a closed-form ridge-regression probe, solved for all layers at
+  once by one batched linear solve in the dual (``n_train x n_train``) form: fast enough to run at
+  every checkpoint;
+* :func:`probe_layers` probes every layer with the ridge probe or with
+  :func:`sslbook.metrics.linear_probe_accuracy` (logistic regression, slower);
+* :class:`LayerProbes` is a monitor for :func:`sslbook.train.fit` that records the per-layer
+  accuracies at each checkpoint.
+
+Protocol (as in the paper): the probe is fitted on the clean (un-augmented) self-supervised
+training inputs with their labels and evaluated on a held-out test set.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import _checks, metrics
+from .models import MLP
+
+__all__ = ["layer_features", "ridge_probe_accuracy", "ridge_probe_r2", "probe_layers", "LayerProbes", "PROBES"]
+
+PROBES = ("ridge", "logistic")
+
+
+def _check_model(model: object) -> MLP:
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be an sslbook.models.MLP, got {type(model).__name__}")
+    return model
+
+
+def layer_features(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every block's output of ``model`` on ``x``, computed in evaluation mode without gradients.
+
+    Batch normalisation uses its running statistics, so a sample's features do not depend on the
+    rest of the batch; every submodule's training/evaluation mode is restored afterwards.
+
+    Parameters
+    ----------
+    model
+        An :class:`~sslbook.models.MLP`.
+    x
+        Inputs, shape ``(n, widths[0])``.
+
+    Returns
+    -------
+    list of torch.Tensor
+        ``[h_1, ..., h_L]``, ``h_l`` of shape ``(n, widths[l])``.
+    """
+    _check_model(model)
+    _checks.tensor(x, "x", ndim=2)
+    modes = [(m, m.training) for m in model.modules()]  # restored one by one: frozen blocks stay in eval mode
+    model.eval()
+    try:
+        with torch.no_grad():
+            feats = model.features(x)
+    finally:
+        for m, mode in modes:
+            m.training = mode
+    return [f.detach() for f in feats]
+
+
+def _feature_list(features: object, name: str) -> list[torch.Tensor]:
+    if isinstance(features, torch.Tensor):
+        features = [features]
+    if isinstance(features, (str, bytes)) or not isinstance(features, Sequence) or len(features) == 0:
+        raise TypeError(f"{name} must be a tensor or a non-empty sequence of tensors (one per layer)")
+    out = []
+    for i, f in enumerate(features):
+        if isinstance(f, np.ndarray):
+            f = torch.from_numpy(f)
+        out.append(_checks.tensor(f, f"{name}[{i}]", ndim=2))
+    return out
+
+
+def _ridge_scores(features_train, targets: torch.Tensor, features_test, lam: float) -> torch.Tensor:
+    """Ridge predictions of ``targets`` ``(n, t)`` on the test features of every layer: ``(L, n_test, t)``.
+
+    Each layer is standardised with its training statistics and solved in the dual form; the
+    ``n x n`` systems of all layers go through one batched solve (float64).
+    """
+    ftr = _feature_list(features_train, "features_train")
+    fte = _feature_list(features_test, "features_test")
+    if len(ftr) != len(fte):
+        raise ValueError(f"features_train and features_test must list the same layers, got {len(ftr)} and {len(fte)}")
+    n, n_test = ftr[0].shape[0], fte[0].shape[0]
+    grams, cross = [], []
+    for i, (a, b) in enumerate(zip(ftr, fte)):
+        if a.shape[0] != n or b.shape[0] != n_test:
+            raise ValueError(f"layer {i}: every layer needs {n} training and {n_test} test rows, got {a.shape[0]} and {b.shape[0]}")
+        if a.shape[1] != b.shape[1]:
+            raise ValueError(f"layer {i}: train and test features have different widths {a.shape[1]} and {b.shape[1]}")
+        a = a.detach().to("cpu", torch.float64)
+        b = b.detach().to("cpu", torch.float64)
+        mu, sd = a.mean(0), a.std(0)
+        sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
+        a, b = (a - mu) / sd, (b - mu) / sd
+        grams.append(a @ a.T + lam * a.shape[1] * torch.eye(n, dtype=torch.float64))
+        cross.append(b @ a.T)
+    if targets.shape[0] != n:
+        raise ValueError(f"the targets need one row per training sample ({n}), got {targets.shape[0]}")
+    alpha = torch.linalg.solve(torch.stack(grams), targets.expand(len(grams), -1, -1))  # (L, n, t)
+    return torch.stack(cross) @ alpha
+
+
+def ridge_probe_accuracy(features_train, y_train, features_test, y_test, lam: float = 1.0) -> np.ndarray:
+    r"""Test accuracy of a ridge-regression probe on one-hot labels, for several layers at once.
+
+    Each layer's features are standardised with the training mean and standard deviation; with
+    :math:`A \in \mathbb R^{n\times p}` the standardised training features and :math:`Y` the
+    one-hot labels, the probe is :math:`W = A^\top (AA^\top + \lambda p\, I_n)^{-1} Y` (the dual
+    form of ridge regression with penalty :math:`\lambda p \|W\|_F^2`, i.e. :math:`\lambda` per
+    feature), and a test point is assigned to the class of its largest score. The ``n x n``
+    systems of all layers are solved by one batched solve in float64.
+
+    Parameters
+    ----------
+    features_train
+        One tensor ``(n_train, p)`` or a list of them, one per layer (widths may differ).
+    y_train
+        Integer labels, shape ``(n_train,)``.
+    features_test
+        The same layers on the test inputs, shapes ``(n_test, p_l)``.
+    y_test
+        Integer labels, shape ``(n_test,)``.
+    lam
+        Ridge penalty per feature, :math:`\lambda > 0`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Test accuracy of each layer, shape ``(L,)``.
+    """
+    ftr = _feature_list(features_train, "features_train")
+    fte = _feature_list(features_test, "features_test")
+    ytr = torch.as_tensor(_checks.labels(y_train, "y_train", n=ftr[0].shape[0]))
+    yte = torch.as_tensor(_checks.labels(y_test, "y_test", n=fte[0].shape[0]))
+    if len(torch.unique(ytr)) < 2:
+        raise ValueError("y_train must contain at least two classes")
+    lam = _checks.positive(lam, "lam")
+    n_classes = int(max(int(ytr.max()), int(yte.max()))) + 1
+    onehot = torch.nn.functional.one_hot(ytr, n_classes).to(torch.float64)
+    scores = _ridge_scores(ftr, onehot, fte, lam)  # (L, n_test, C)
+    return (scores.argmax(-1) == yte).to(torch.float64).mean(-1).numpy()
+
+
+def ridge_probe_r2(features_train, targets_train, features_test, targets_test, lam: float = 1.0) -> np.ndarray:
+    r"""Test :math:`R^2` of a ridge regression from each layer's features to continuous targets.
+
+    The same probe as :func:`ridge_probe_accuracy` (standardised features, penalty :math:`\lambda`
+    per feature, one batched dual solve), regressing centred targets, e.g. a latent part of
+    :func:`sslbook.data.causal_data`. :math:`R^2 = 1 - \sum\|t - \hat t\|^2 / \sum\|t - \bar t\|^2`
+    over the test rows and all target columns (:math:`\bar t` the test mean); it is 1 for a
+    perfect linear read-out and about 0 (or below) when the layer holds no linear information.
+
+    Parameters
+    ----------
+    features_train, features_test
+        As in :func:`ridge_probe_accuracy`.
+    targets_train, targets_test
+        Shapes ``(n_train, t)`` and ``(n_test, t)``.
+    lam
+        Ridge penalty per feature, :math:`\lambda > 0`.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`R^2` of each layer, shape ``(L,)``.
+    """
+    ttr = _checks.tensor(targets_train, "targets_train", ndim=2).detach().to("cpu", torch.float64)
+    tte = _checks.tensor(targets_test, "targets_test", ndim=2).detach().to("cpu", torch.float64)
+    if ttr.shape[1] != tte.shape[1]:
+        raise ValueError(f"targets_train and targets_test must have the same columns, got {ttr.shape[1]} and {tte.shape[1]}")
+    lam = _checks.positive(lam, "lam")
+    mean = ttr.mean(0)
+    pred = _ridge_scores(features_train, ttr - mean, features_test, lam) + mean  # (L, n_test, t)
+    if pred.shape[1] != tte.shape[0]:
+        raise ValueError(f"targets_test needs one row per test sample ({pred.shape[1]}), got {tte.shape[0]}")
+    total = ((tte - tte.mean(0)) ** 2).sum()
+    if float(total) == 0.0:
+        raise ValueError("targets_test is constant: R^2 is undefined")
+    return (1.0 - ((pred - tte) ** 2).sum((1, 2)) / total).numpy()
+
+
+def probe_layers(model: MLP, x_train: torch.Tensor, y_train, x_test: torch.Tensor, y_test,
+                 method: str = "ridge", lam: float = 1.0, c: float = 0.1) -> np.ndarray:
+    """Linear-probe test accuracy of every layer of ``model``.
+
+    Parameters
+    ----------
+    model
+        An :class:`~sslbook.models.MLP`; its layers are probed in evaluation mode.
+    x_train, y_train
+        Clean training inputs ``(n_train, d)`` and their labels.
+    x_test, y_test
+        Test inputs and labels.
+    method
+        ``"ridge"`` (:func:`ridge_probe_accuracy`, all layers in one solve) or ``"logistic"``
+        (:func:`sslbook.metrics.linear_probe_accuracy`, one fit per layer).
+    lam
+        Ridge penalty per feature (``method="ridge"``).
+    c
+        Inverse regularisation of the logistic probe (``method="logistic"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Accuracy per layer, shape ``(L,)``.
+    """
+    _check_model(model)
+    _checks.choice(method, "method", PROBES)
+    ftr = layer_features(model, x_train)
+    fte = layer_features(model, x_test)
+    if method == "ridge":
+        return ridge_probe_accuracy(ftr, y_train, fte, y_test, lam=lam)
+    c = _checks.positive(c, "c")
+    return np.array([metrics.linear_probe_accuracy(a, y_train, b, y_test, c=c) for a, b in zip(ftr, fte)])
+
+
+class LayerProbes:
+    """Per-layer probe accuracy of a model over training, for :func:`sslbook.train.fit`.
+
+    Calling the object probes every layer now, appends the accuracies to :attr:`accuracy` and
+    returns their mean (a number :class:`~sslbook.train.History` can record). Pass it as a
+    monitor, ``train.fit(..., monitor={"probe": probes}, every=50)``; the checkpoints' steps are
+    then ``hist.steps("probe")``.
+
+    Parameters
+    ----------
+    model
+        The :class:`~sslbook.models.MLP` being trained.
+    x_train, y_train, x_test, y_test
+        Probe data, as in :func:`probe_layers`.
+    method, lam, c
+        Probe and its regularisation, as in :func:`probe_layers`.
+    keep_states
+        Also keep a copy of the model's ``state_dict`` at every checkpoint (in :attr:`states`),
+        so any other per-checkpoint quantity can be computed afterwards without retraining.
+    """
+
+    def __init__(self, model: MLP, x_train: torch.Tensor, y_train, x_test: torch.Tensor, y_test,
+                 method: str = "ridge", lam: float = 1.0, c: float = 0.1, keep_states: bool = False) -> None:
+        self.model = _check_model(model)
+        if not isinstance(keep_states, bool):
+            raise TypeError(f"keep_states must be a bool, got {type(keep_states).__name__}")
+        self.keep_states = keep_states
+        self.states: list[dict[str, torch.Tensor]] = []
+        _checks.tensor(x_train, "x_train", ndim=2)
+        _checks.tensor(x_test, "x_test", ndim=2)
+        self.y_train = _checks.labels(y_train, "y_train", n=x_train.shape[0])
+        self.y_test = _checks.labels(y_test, "y_test", n=x_test.shape[0])
+        self.x_train, self.x_test = x_train, x_test
+        self.method = _checks.choice(method, "method", PROBES)
+        self.lam = _checks.positive(lam, "lam")
+        self.c = _checks.positive(c, "c")
+        self._rows: list[np.ndarray] = []
+
+    def __call__(self) -> float:
+        acc = probe_layers(self.model, self.x_train, self.y_train, self.x_test, self.y_test,
+                           method=self.method, lam=self.lam, c=self.c)
+        self._rows.append(acc)
+        if self.keep_states:
+            self.states.append({k: v.detach().clone() for k, v in self.model.state_dict().items()})
+        return float(acc.mean())
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """Accuracies so far, shape ``(checkpoints, layers)``."""
+        if not self._rows:
+            return np.zeros((0, len(self.model.layers)))
+        return np.stack(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)

@@ -1,0 +1,373 @@
+"""The Undoing Memorization Mechanism (UMM) of Qiang et al. (2024), as a bi-level update.
+
+Qiang, Song, Gu, Li, Zheng, Sun and Xiong (2024), "On the Generalization and Causal Explanation in
+Self-Supervised Learning" (IJCV), repair a pre-trained self-supervised network whose later layers
+have over-fitted: the early layers are frozen, and the later layers are trained again so that
+their feature distribution follows the early layer's while the coding-rate reduction
+:math:`\\Delta R` of the last layer is maximised, as a bi-level problem.
+
+The paper's exact objective could not be read; this module implements the book's reconstruction
+(documented in the chapter "Memorisation in self-supervised learning"). With :math:`\\theta` the
+parameters of the later blocks, :math:`h^e` the frozen early features and :math:`z(\\theta)` the
+last layer's output on a batch of ``2B`` views,
+
+.. math::
+    \\mathcal L_{\\rm in}(\\theta) = \\mathcal L_{\\rm SSL}(\\theta)
+        + \\gamma\\,\\tfrac{1}{2B}\\textstyle\\sum_i \\mathrm{KL}\\big(P^e_{i\\cdot}\\,\\|\\,P^z_{i\\cdot}(\\theta)\\big),
+    \\qquad
+    \\mathcal L_{\\rm out}(\\theta) = \\mathcal L_{\\rm SSL}(\\theta') - \\lambda\\,\\Delta R\\big(z(\\theta'), \\Pi^e\\big),
+    \\quad \\theta' = \\theta - \\alpha \\nabla_\\theta \\mathcal L_{\\rm in}(\\theta),
+
+where :math:`P_{i\\cdot}` is the softmax over :math:`j \\ne i` of cosine similarities divided by a
+temperature (:func:`similarity_log_distribution`) and :math:`\\Pi^e` are soft cluster memberships
+of the early features (:class:`EarlyPrior`); without a prior the augmentation-pair partition is
+used, as in the authors' code. Each :meth:`UMM.step` takes one Adam step on the inner loss and one
+on the hyper-gradient of the outer loss through the one-step look-ahead :math:`\\theta'`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from . import _checks, metrics, train
+from .models import MLP
+
+__all__ = ["similarity_log_distribution", "alignment_kl", "EarlyPrior", "early_prior", "freeze_early", "UMM"]
+
+
+def similarity_log_distribution(h: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    r"""Log of each sample's similarity distribution over the other samples of the batch.
+
+    :math:`\log P_{ij}` with :math:`P_{ij} = \exp(\cos(h_i, h_j)/T) / \sum_{l \ne i}\exp(\cos(h_i, h_l)/T)`
+    for :math:`j \ne i`; the diagonal is removed, so row :math:`i` lists :math:`j = 0..n-1`
+    without :math:`i`.
+
+    Parameters
+    ----------
+    h
+        Features, shape ``(n, p)``, ``n >= 2``.
+    temperature
+        :math:`T > 0`.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n, n - 1)``; each row's exponentials sum to 1.
+    """
+    _checks.tensor(h, "h", ndim=2)
+    n = h.shape[0]
+    if n < 2:
+        raise ValueError(f"h needs at least two rows, got {n}")
+    t = _checks.positive(temperature, "temperature")
+    f = F.normalize(h, dim=1)
+    s = (f @ f.T) / t
+    off = s.flatten()[1:].reshape(n - 1, n + 1)[:, :-1].reshape(n, n - 1)  # drop the diagonal
+    return torch.log_softmax(off, dim=1)
+
+
+def alignment_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    r"""Mean KL divergence from the early layer's similarity distributions to the late layer's.
+
+    :math:`\frac1n \sum_i \mathrm{KL}(P^e_{i\cdot} \,\|\, P^z_{i\cdot})`, both from
+    :func:`similarity_log_distribution` of the same batch: zero when the two layers rank and
+    weigh every sample's neighbours alike. The book's reconstruction of UMM's "align the later
+    layers' feature distribution with the early layer's" (Qiang et al. 2024).
+
+    Parameters
+    ----------
+    h_early
+        Early-layer features (the target), shape ``(n, p)``.
+    z_late
+        Late-layer features, shape ``(n, k)`` (same ``n``).
+    temperature
+        :math:`T > 0`, shared by both layers.
+
+    Returns
+    -------
+    torch.Tensor
+        A non-negative scalar, differentiable in both arguments.
+    """
+    _checks.tensor(h_early, "h_early", ndim=2)
+    _checks.tensor(z_late, "z_late", ndim=2)
+    if h_early.shape[0] != z_late.shape[0]:
+        raise ValueError(f"h_early and z_late must have the same number of rows, got {h_early.shape[0]} and {z_late.shape[0]}")
+    log_p = similarity_log_distribution(h_early, temperature)
+    log_q = similarity_log_distribution(z_late, temperature)
+    return (log_p.exp() * (log_p - log_q)).sum(1).mean()
+
+
+@dataclass(frozen=True)
+class EarlyPrior:
+    r"""Soft cluster memberships read off (frozen) early-layer features.
+
+    :math:`\pi_{ij} \propto \exp(-\|h_i - c_j\|^2 / T)` for centres :math:`c_j`; used as the
+    partition :math:`\Pi^e` of :func:`sslbook.metrics.coding_rate_reduction_soft`.
+
+    Attributes
+    ----------
+    centres
+        Cluster centres, shape ``(C, p)``.
+    temperature
+        :math:`T > 0`.
+    """
+
+    centres: torch.Tensor
+    temperature: float
+
+    def __post_init__(self) -> None:
+        _checks.tensor(self.centres, "centres", ndim=2)
+        _checks.positive(self.temperature, "temperature")
+
+    def memberships(self, h: torch.Tensor) -> torch.Tensor:
+        """Soft memberships of the rows of ``h`` ``(n, p)``: shape ``(n, C)``, rows summing to 1."""
+        _checks.tensor(h, "h", ndim=2)
+        c = self.centres.to(h.dtype)
+        if h.shape[1] != c.shape[1]:
+            raise ValueError(f"h must have {c.shape[1]} features like the centres, got shape {tuple(h.shape)}")
+        return torch.softmax(-torch.cdist(h, c).pow(2) / self.temperature, dim=1)
+
+
+def early_prior(h: torch.Tensor, n_clusters: int = 20, iters: int = 50,
+                generator: torch.Generator | None = None) -> EarlyPrior:
+    """Fit an :class:`EarlyPrior` to features ``h`` ``(n, p)`` by k-means (Lloyd's iterations).
+
+    Centres start at ``n_clusters`` distinct random rows (drawn with ``generator``); the
+    temperature is the median over samples of the squared distance to the nearest centre, so a
+    typical sample belongs mostly, but not only, to its own cluster.
+    """
+    _checks.tensor(h, "h", ndim=2)
+    h = h.detach()
+    n = h.shape[0]
+    k = _checks.integer(n_clusters, "n_clusters", minimum=2, maximum=n)
+    iters = _checks.integer(iters, "iters", minimum=1)
+    centres = h[torch.randperm(n, generator=generator)[:k].to(h.device)].clone()
+    for _ in range(iters):
+        assign = torch.cdist(h, centres).argmin(1)
+        onehot = F.one_hot(assign, k).to(h.dtype)
+        counts = onehot.sum(0)
+        means = (onehot.T @ h) / counts.clamp_min(1.0)[:, None]
+        centres = torch.where((counts > 0)[:, None], means, centres)  # an empty cluster keeps its centre
+    d2 = torch.cdist(h, centres).pow(2).min(1).values
+    temperature = float(d2.median().clamp_min(1e-8))
+    return EarlyPrior(centres=centres, temperature=temperature)
+
+
+def freeze_early(model: MLP, n_early: int) -> list[torch.nn.Parameter]:
+    """Freeze the first ``n_early`` blocks of ``model`` and return the parameters of the others.
+
+    The frozen blocks stop requiring gradients and are put in evaluation mode (batch
+    normalisation uses its running statistics), so their output is a fixed function of the input.
+    """
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be an sslbook.models.MLP, got {type(model).__name__}")
+    n_early = _checks.integer(n_early, "n_early", minimum=1, maximum=len(model.layers) - 1)
+    for block in model.layers[:n_early]:
+        block.eval()
+        for p in block.parameters():
+            p.requires_grad_(False)
+    return [p for block in model.layers[n_early:] for p in block.parameters()]
+
+
+class UMM:
+    r"""The bi-level Undoing Memorization Mechanism step (book's reconstruction, see module doc).
+
+    Parameters
+    ----------
+    model
+        A pre-trained :class:`~sslbook.models.MLP`, trained in place (copy it first to keep it).
+    n_early
+        Number of frozen early blocks (``1 <= n_early < len(model.layers)``); the last frozen
+        block's output is the early feature :math:`h^e`.
+    ssl_loss
+        The self-supervised loss ``ssl_loss(z1, z2)`` of the two views' outputs.
+    prior
+        An :class:`EarlyPrior` of the early features for the outer :math:`\Delta R`; ``None``
+        uses the augmentation-pair partition (:func:`sslbook.metrics.pair_coding_rate_reduction`).
+    gamma
+        Weight :math:`\gamma \ge 0` of the alignment term of the inner problem.
+    lam
+        Weight :math:`\lambda \ge 0` of :math:`\Delta R` in the outer problem (maximised).
+    inner_lr
+        Look-ahead step :math:`\alpha > 0`.
+    lr
+        Learning rate of both Adam optimisers.
+    temperature
+        Temperature of the similarity distributions.
+    eps
+        Distortion :math:`\epsilon` of the coding rates (features are L2-normalised).
+    second_order
+        Differentiate through the look-ahead (``True``) or treat the inner gradient as a
+        constant (first-order, as in first-order DARTS).
+    """
+
+    def __init__(self, model: MLP, n_early: int, ssl_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                 prior: EarlyPrior | None = None, gamma: float = 1.0, lam: float = 5.0, inner_lr: float = 1e-3,
+                 lr: float = 1e-3, temperature: float = 0.1, eps: float = 0.5, second_order: bool = True) -> None:
+        if not callable(ssl_loss):
+            raise TypeError("ssl_loss must be callable")
+        if prior is not None and not isinstance(prior, EarlyPrior):
+            raise TypeError(f"prior must be an EarlyPrior or None, got {type(prior).__name__}")
+        if not isinstance(second_order, bool):
+            raise TypeError(f"second_order must be a bool, got {type(second_order).__name__}")
+        self.model = model
+        self.late_parameters = freeze_early(model, n_early)
+        self.n_early = int(n_early)
+        self.ssl_loss = ssl_loss
+        self.prior = prior
+        self.gamma = _checks.positive(gamma, "gamma", allow_zero=True)
+        self.lam = _checks.positive(lam, "lam", allow_zero=True)
+        self.inner_lr = _checks.positive(inner_lr, "inner_lr")
+        self.lr = _checks.positive(lr, "lr")
+        self.temperature = _checks.positive(temperature, "temperature")
+        self.eps = _checks.positive(eps, "eps")
+        self.second_order = second_order
+        self._late = torch.nn.Sequential(*model.layers[n_early:])
+        self._names = [name for name, _ in self._late.named_parameters()]
+        self.inner_optimizer = torch.optim.Adam(self.late_parameters, lr=self.lr)
+        self.outer_optimizer = torch.optim.Adam(self.late_parameters, lr=self.lr)
+
+    def early(self, x: torch.Tensor) -> torch.Tensor:
+        """Frozen early features :math:`h^e` of ``x`` (no gradient)."""
+        with torch.no_grad():
+            for block in self.model.layers[:self.n_early]:
+                block.eval()
+                x = block(x)
+        return x
+
+    def late(self, h: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Output of the later blocks on early features ``h``, optionally with substituted parameters."""
+        if params is None:
+            return self._late(h)
+        return functional_call(self._late, dict(params), (h,))
+
+    def terms(self, x1: torch.Tensor, x2: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        r"""The three terms on a batch of two views ``x1``, ``x2`` ``(B, d)``.
+
+        Returns ``"ssl"`` (:math:`\mathcal L_{\rm SSL}`), ``"align"`` (the KL alignment to the
+        early layer) and ``"reduction"`` (:math:`\Delta R` of the normalised outputs under the
+        prior's memberships, or the pair partition), each a scalar tensor.
+        """
+        _checks.tensor(x1, "x1", ndim=2)
+        _checks.tensor(x2, "x2", ndim=2)
+        _checks.same_shape(x1, x2, "x1", "x2")
+        b = x1.shape[0]
+        h = self.early(torch.cat([x1, x2], dim=0))
+        z = self.late(h, params)
+        z1, z2 = z[:b], z[b:]
+        out = {"ssl": self.ssl_loss(z1, z2), "align": alignment_kl(h, z, self.temperature)}
+        if self.prior is None:
+            out["reduction"] = metrics.pair_coding_rate_reduction(z1, z2, self.eps)["reduction"]
+        else:
+            out["reduction"] = metrics.coding_rate_reduction_soft(F.normalize(z, dim=1), self.prior.memberships(h),
+                                                                  self.eps)["reduction"]
+        return out
+
+    def inner_loss(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        r""":math:`\mathcal L_{\rm in} = \mathcal L_{\rm SSL} + \gamma\,\mathrm{KL}`."""
+        return terms["ssl"] + self.gamma * terms["align"]
+
+    def outer_loss(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        r""":math:`\mathcal L_{\rm out} = \mathcal L_{\rm SSL} - \lambda\,\Delta R`."""
+        return terms["ssl"] - self.lam * terms["reduction"]
+
+    def gradients(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[str, torch.Tensor]]:
+        """Inner gradient and outer hyper-gradient on the views ``x1``, ``x2``, without updating.
+
+        1. inner gradient :math:`g = \\nabla_\\theta \\mathcal L_{\\rm in}(\\theta)`;
+        2. look-ahead :math:`\\theta' = \\theta - \\alpha g` and hyper-gradient
+           :math:`\\nabla_\\theta \\mathcal L_{\\rm out}(\\theta')`, through :math:`g` (Hessian-vector
+           term included) when ``second_order``, with :math:`g` held constant otherwise.
+
+        Returns
+        -------
+        tuple
+            ``(inner_gradient, hyper_gradient, terms)``: two lists of tensors shaped like
+            :attr:`late_parameters`, and the detached terms ``"ssl"``, ``"align"`` (at
+            :math:`\\theta`), ``"reduction"`` (at :math:`\\theta'`), ``"inner"`` and ``"outer"``.
+        """
+        params = dict(zip(self._names, self.late_parameters))
+        t_in = self.terms(x1, x2)
+        inner = self.inner_loss(t_in)
+        grads = torch.autograd.grad(inner, self.late_parameters, create_graph=self.second_order)
+        look = {name: p - self.inner_lr * (g if self.second_order else g.detach())
+                for (name, p), g in zip(params.items(), grads)}
+        t_out = self.terms(x1, x2, look)
+        outer = self.outer_loss(t_out)
+        hyper = list(torch.autograd.grad(outer, self.late_parameters))
+        terms = {"ssl": t_in["ssl"], "align": t_in["align"], "reduction": t_out["reduction"], "inner": inner,
+                 "outer": outer}
+        return [g.detach() for g in grads], hyper, {k: v.detach() for k, v in terms.items()}
+
+    def step(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, float]:
+        """One bi-level update on the views ``x1``, ``x2``; returns the terms as numbers.
+
+        Computes :meth:`gradients`, then takes an Adam step with the inner gradient and an Adam
+        step with the hyper-gradient (two optimisers on the same parameters).
+        """
+        self._late.train()
+        grads, hyper, terms = self.gradients(x1, x2)
+        for p, g in zip(self.late_parameters, grads):
+            p.grad = g
+        self.inner_optimizer.step()
+        for p, g in zip(self.late_parameters, hyper):
+            p.grad = g
+        self.outer_optimizer.step()
+        for p in self.late_parameters:
+            p.grad = None
+        out = {name: float(v) for name, v in terms.items()}
+        out["loss"] = out["outer"]
+        return out
+
+    def fit(self, x: torch.Tensor, view: Callable[..., torch.Tensor], steps: int, batch_size: int = 100,
+            generator: torch.Generator | None = None, every: int = 10,
+            monitor: Mapping[str, Callable[[], float]] | None = None) -> train.History:
+        """Run ``steps`` bi-level updates on mini-batches of ``x`` with two random views each.
+
+        Parameters
+        ----------
+        x
+            Training inputs, shape ``(n, d)``.
+        view
+            Augmentation ``view(x, generator=...)``.
+        steps, batch_size, every
+            Number of updates, batch size and recording period.
+        generator
+            Source of the batches and views.
+        monitor
+            Named callables recorded (without gradients) every ``every`` steps and at the end.
+
+        Returns
+        -------
+        sslbook.train.History
+            The terms returned by :meth:`step`, and the monitors.
+        """
+        _checks.tensor(x, "x", ndim=2)
+        if not callable(view):
+            raise TypeError("view must be callable")
+        steps = _checks.integer(steps, "steps", minimum=1)
+        every = _checks.integer(every, "every", minimum=1)
+        monitor = dict(monitor or {})
+        batches = train.minibatches(x.shape[0], batch_size, generator=generator)
+        hist = train.History()
+
+        def observe(t: int) -> None:
+            with torch.no_grad():
+                for name, fn in monitor.items():
+                    hist.record(name, t, float(fn()))
+
+        observe(0)
+        for t in range(steps):
+            idx = next(batches).to(x.device)
+            xb = x[idx]
+            out = self.step(view(xb, generator=generator), view(xb, generator=generator))
+            if t % every == 0 or t == steps - 1:
+                for name, v in out.items():
+                    hist.record(name, t, v)
+            if monitor and ((t + 1) % every == 0 or t == steps - 1):
+                observe(t + 1)
+        return hist

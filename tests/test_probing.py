@@ -1,0 +1,147 @@
+"""Per-layer probes: ridge probe vs a slow primal reference, logistic probe, monitors, modes."""
+
+import numpy as np
+import pytest
+import torch
+
+from sslbook import metrics, models, probing, train, umm
+from sslbook.data import causal_data
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def slow_ridge_predict(a, t, b, lam):
+    """Primal ridge, one layer: W = (A^T A + lam p I)^-1 A^T T on standardised features."""
+    a, b, t = (np.asarray(v, dtype=float) for v in (a, b, t))
+    mu, sd = a.mean(0), a.std(0, ddof=1)
+    sd[sd < 1e-12] = 1.0
+    a, b = (a - mu) / sd, (b - mu) / sd
+    p = a.shape[1]
+    w = np.linalg.solve(a.T @ a + lam * p * np.eye(p), a.T @ t)
+    return b @ w
+
+
+def blobs(n, d, k, seed, sep=3.0):
+    g = gen(seed)
+    means = sep * torch.randn(k, d, generator=g, dtype=torch.float64)
+    y = torch.arange(n) % k
+    return means[y] + torch.randn(n, d, generator=g, dtype=torch.float64), y
+
+
+def test_ridge_accuracy_matches_primal_reference_for_several_layers():
+    xa, ya = blobs(60, 5, 3, 1, sep=1.0)
+    xb, yb = blobs(200, 5, 3, 1, sep=1.0)
+    wide_a, wide_b = torch.tanh(xa @ torch.randn(5, 80, generator=gen(2), dtype=torch.float64)), None
+    wide_b = torch.tanh(xb @ torch.randn(5, 80, generator=gen(2), dtype=torch.float64))
+    got = probing.ridge_probe_accuracy([xa, wide_a], ya, [xb, wide_b], yb, lam=0.5)
+    onehot = np.eye(3)[ya.numpy()]
+    for i, (a, b) in enumerate([(xa, xb), (wide_a, wide_b)]):
+        want = (slow_ridge_predict(a, onehot, b, 0.5).argmax(1) == yb.numpy()).mean()
+        assert got[i] == pytest.approx(want)
+    assert got.shape == (2,)
+
+
+def test_ridge_separable_and_chance():
+    xa, ya = blobs(100, 6, 4, 3, sep=10.0)
+    xb, yb = blobs(400, 6, 4, 3, sep=10.0)
+    assert probing.ridge_probe_accuracy(xa, ya, xb, yb)[0] == pytest.approx(1.0)
+    noise_a = torch.randn(100, 6, generator=gen(4))
+    noise_b = torch.randn(4000, 6, generator=gen(5))
+    acc = probing.ridge_probe_accuracy(noise_a, ya, noise_b, torch.arange(4000) % 4)[0]
+    assert 0.18 < acc < 0.32  # chance is 1/4
+
+
+def test_ridge_r2_matches_reference_and_limits():
+    xa, _ = blobs(80, 6, 2, 6)
+    xb, _ = blobs(300, 6, 2, 7)
+    w = torch.randn(6, 3, generator=gen(8), dtype=torch.float64)
+    ta, tb = xa @ w, xb @ w
+    got = probing.ridge_probe_r2([xa], ta, [xb], tb, lam=0.01)[0]
+    pred = slow_ridge_predict(xa, ta.numpy() - ta.numpy().mean(0), xb, 0.01) + ta.numpy().mean(0)
+    want = 1 - ((pred - tb.numpy()) ** 2).sum() / ((tb.numpy() - tb.numpy().mean(0)) ** 2).sum()
+    assert got == pytest.approx(want, rel=1e-8)
+    assert got > 0.99
+    r2_noise = probing.ridge_probe_r2(torch.randn(80, 6, generator=gen(9)), ta, torch.randn(300, 6, generator=gen(10)), tb)
+    assert r2_noise[0] < 0.05
+
+
+def test_layer_features_eval_mode_and_mode_restoration():
+    torch.manual_seed(0)
+    net = models.MLP([5, 8, 8, 3], batch_norm=True)
+    x = torch.randn(20, 5, generator=gen(11))
+    feats = probing.layer_features(net, x)
+    assert [f.shape for f in feats] == [(20, 8), (20, 8), (20, 3)]
+    # evaluation mode: one sample's features do not depend on the batch
+    single = probing.layer_features(net, x[:1])
+    assert torch.allclose(single[-1], feats[-1][:1], atol=1e-6)
+    assert net.training
+    umm.freeze_early(net, 1)  # block 0 in eval mode, the rest in training mode
+    probing.layer_features(net, x)
+    assert not net.layers[0].training and net.layers[1].training and net.training
+    assert not feats[0].requires_grad
+
+
+def test_probe_layers_logistic_equals_metrics():
+    d = causal_data(100, generator=gen(12))
+    t = d.sample(300, generator=gen(13))
+    torch.manual_seed(1)
+    net = models.MLP([72, 16, 16, 4], batch_norm=True)
+    got = probing.probe_layers(net, d.x, d.y, t.x, t.y, method="logistic", c=0.1)
+    ftr, fte = probing.layer_features(net, d.x), probing.layer_features(net, t.x)
+    want = [metrics.linear_probe_accuracy(a, d.y, b, t.y, c=0.1) for a, b in zip(ftr, fte)]
+    assert np.allclose(got, want)
+    ridge = probing.probe_layers(net, d.x, d.y, t.x, t.y)
+    assert np.allclose(ridge, probing.ridge_probe_accuracy(ftr, d.y, fte, t.y))
+
+
+def test_layer_probes_as_training_monitor():
+    d = causal_data(100, generator=gen(14))
+    t = d.sample(200, generator=gen(15))
+    torch.manual_seed(2)
+    net = models.MLP([72, 16, 16, 8], batch_norm=True)
+    probes = probing.LayerProbes(net, d.x, d.y, t.x, t.y, keep_states=True)
+    assert probes.accuracy.shape == (0, 3)
+
+    def step(_):
+        z = net(torch.cat([d.view(d.x, generator=gen(16)), d.view(d.x, generator=gen(17))]))
+        return torch.nn.functional.mse_loss(z[:100], z[100:]) - z.std(0).mean()
+
+    hist = train.fit(step, net.parameters(), 10, 1e-2, optimizer="adam", monitor={"probe": probes}, every=5)
+    assert len(probes) == 3 and probes.accuracy.shape == (3, 3)
+    assert list(hist.steps("probe")) == [0, 5, 10]
+    assert np.allclose(hist["probe"], probes.accuracy.mean(1))
+    assert len(probes.states) == 3
+    assert not torch.equal(probes.states[0]["layers.0.0.weight"], probes.states[-1]["layers.0.0.weight"])
+    net.load_state_dict(probes.states[-1])
+    assert np.allclose(probing.probe_layers(net, d.x, d.y, t.x, t.y), probes.accuracy[-1])
+
+
+def test_validation_errors():
+    x, y = blobs(20, 3, 2, 18)
+    with pytest.raises(TypeError, match="model"):
+        probing.layer_features(torch.nn.Linear(3, 2), x)
+    with pytest.raises(TypeError, match="features_train"):
+        probing.ridge_probe_accuracy("x", y, x, y)
+    with pytest.raises(ValueError, match="same layers"):
+        probing.ridge_probe_accuracy([x, x], y, [x], y)
+    with pytest.raises(ValueError, match="widths"):
+        probing.ridge_probe_accuracy([x], y, [x[:, :2]], y)
+    with pytest.raises(ValueError, match="y_train"):
+        probing.ridge_probe_accuracy(x, y[:5], x, y)
+    with pytest.raises(ValueError, match="two classes"):
+        probing.ridge_probe_accuracy(x, torch.zeros(20, dtype=torch.int64), x, y)
+    with pytest.raises(ValueError, match="lam"):
+        probing.ridge_probe_accuracy(x, y, x, y, lam=0.0)
+    with pytest.raises(ValueError, match="targets_train"):
+        probing.ridge_probe_r2(x, y.double(), x, x)
+    with pytest.raises(ValueError, match="constant"):
+        probing.ridge_probe_r2(x, x, x, torch.ones_like(x))
+    net = models.MLP([3, 4, 2])
+    with pytest.raises(ValueError, match="method"):
+        probing.probe_layers(net, x, y, x, y, method="svm")
+    with pytest.raises(TypeError, match="keep_states"):
+        probing.LayerProbes(net, x, y, x, y, keep_states=1)
+    with pytest.raises(ValueError, match="y_test"):
+        probing.LayerProbes(net, x, y, x, y[:3])
