@@ -259,7 +259,7 @@ def _record(f: Objective, x: torch.Tensor, it: int, tol: float) -> StationaryPoi
 
 
 def newton_stationary_point(f: Objective, x0: torch.Tensor, tol: float = 1e-12, max_iter: int = 100,
-                            max_step: float | None = None) -> StationaryPoint:
+                            max_step: float | None = None, batched: bool = False) -> StationaryPoint:
     r"""Refine ``x0`` to a nearby stationary point of ``f`` by Newton's method on :math:`\nabla f`.
 
     Each step solves :math:`\nabla^2 f(x)\,\delta = -\nabla f(x)` (least squares if the Hessian is
@@ -279,6 +279,9 @@ def newton_stationary_point(f: Objective, x0: torch.Tensor, tol: float = 1e-12, 
         Maximum number of Newton steps.
     max_step
         Optional cap on the length of one step.
+    batched
+        Declare that ``f`` is batched (maps ``(k, m)`` to ``(k,)``): the trial steps of the line
+        search are then evaluated in one call instead of one call per trial point.
 
     Returns
     -------
@@ -292,10 +295,13 @@ def newton_stationary_point(f: Objective, x0: torch.Tensor, tol: float = 1e-12, 
     max_iter = _checks.integer(max_iter, "max_iter", minimum=0)
     cap = None if max_step is None else _checks.positive(max_step, "max_step")
 
-    def batched(w: torch.Tensor) -> torch.Tensor:  # evaluate a non-batched f row by row
+    if not isinstance(batched, bool):
+        raise TypeError(f"batched must be a bool, got {type(batched).__name__}")
+
+    def rowwise(w: torch.Tensor) -> torch.Tensor:  # evaluate a non-batched f row by row
         return torch.stack([_values(f, r) for r in w]) if w.ndim == 2 else f(w)
 
-    xs, its = _newton(batched, x.unsqueeze(0), tol, max_iter, cap)
+    xs, its = _newton(f if batched else rowwise, x.unsqueeze(0), tol, max_iter, cap)
     return _record(f, xs[0], int(its[0]), tol)
 
 

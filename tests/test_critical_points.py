@@ -88,6 +88,16 @@ def test_newton_converges_quadratically_to_the_nearby_point():
     assert s.kind == "saddle" and torch.allclose(s.x, torch.zeros(2, dtype=f64), atol=1e-12)
 
 
+def test_newton_batched_flag_gives_the_same_point():
+    a = cp.newton_stationary_point(double_well, torch.tensor([0.8, 0.3], dtype=f64))
+    b = cp.newton_stationary_point(double_well, torch.tensor([0.8, 0.3], dtype=f64), batched=True)
+    assert torch.allclose(a.x, b.x) and a.iterations == b.iterations
+    with pytest.raises(ValueError, match="one value per row"):
+        cp.newton_stationary_point(lambda x: (x**2).sum(), torch.ones(2, dtype=f64), batched=True)
+    with pytest.raises(TypeError):
+        cp.newton_stationary_point(double_well, torch.ones(2, dtype=f64), batched=1)
+
+
 def test_newton_accepts_a_non_batched_objective():
     f = lambda x: float(0) + (x[0] - 2.0) ** 2 + torch.cosh(x[1])  # uses x[0], not x[..., 0]
     p = cp.newton_stationary_point(f, torch.tensor([0.0, 1.0], dtype=f64))
