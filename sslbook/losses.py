@@ -324,9 +324,13 @@ def simsiam_l2(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.T
     z1, z2
         Encoder outputs for views 1 and 2, shape ``(n, k)``; gradients are stopped.
     """
-    _views(p1, p2, min_batch=1)
-    _views(z1, z2, min_batch=1)
+    for t, name in ((p1, "p1"), (p2, "p2"), (z1, "z1"), (z2, "z2")):
+        _checks.tensor(t, name, ndim=2)
+    _checks.same_shape(p1, p2, "p1", "p2")
+    _checks.same_shape(z1, z2, "z1", "z2")
     _checks.same_shape(p1, z1, "p1", "z1")
+    if p1.shape[0] < 1:
+        raise ValueError("p1, p2, z1 and z2 need at least one row")
     d1 = 0.5 * (p1 - z2.detach()).pow(2).sum(1).mean()
     d2 = 0.5 * (p2 - z1.detach()).pow(2).sum(1).mean()
     return 0.5 * (d1 + d2)
