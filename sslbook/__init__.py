@@ -1,9 +1,21 @@
 """sslbook: the helper package of the executable book on the theory of self-supervised learning.
 
-Modules, by concept: :mod:`~sslbook.config` (seed, scale, device, threads),
-:mod:`~sslbook.data` (synthetic data, augmentations), :mod:`~sslbook.losses`,
-:mod:`~sslbook.models`, :mod:`~sslbook.train`, :mod:`~sslbook.metrics`,
-:mod:`~sslbook.geometry`, :mod:`~sslbook.claims`, :mod:`~sslbook.plotting`.
+Modules, by concept:
+
+* :mod:`~sslbook.config`: seed, scale, device, threads;
+* :mod:`~sslbook.data`: synthetic data (mixtures, hidden features, planted subspaces, causal
+  models), offline digit images, augmentations;
+* :mod:`~sslbook.losses`: InfoNCE, NT-Xent, spectral contrastive, SimSiam, Barlow Twins, VICReg, CLIP;
+* :mod:`~sslbook.models`, :mod:`~sslbook.vae`: encoders, heads, VAE and SimVAE;
+* :mod:`~sslbook.train`: the training loop;
+* :mod:`~sslbook.metrics`, :mod:`~sslbook.probing`: probes, ranks, subspace angles, coding rates;
+* :mod:`~sslbook.geometry`, :mod:`~sslbook.dynamics`: Stiefel/Grassmann tools, learning dynamics;
+* :mod:`~sslbook.critical_points`: stationary points, Hessians, inverse-function certificates;
+* :mod:`~sslbook.umm`: the Undoing Memorization Mechanism;
+* :mod:`~sslbook.claims`, :mod:`~sslbook.plotting`: claim checks and the figure style.
+
+Book tooling (not imported here): :mod:`sslbook.editions`, :mod:`sslbook.bench`,
+:mod:`sslbook.sphinxext`, :mod:`sslbook.pytest_plugin`.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -13,6 +25,10 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-from . import claims, config, data, geometry, losses, metrics, models, plotting, train  # noqa: E402
+from . import (  # noqa: E402
+    claims, config, critical_points, data, dynamics, geometry, losses, metrics, models, plotting, probing, train,
+    umm, vae,
+)
 
-__all__ = ["claims", "config", "data", "geometry", "losses", "metrics", "models", "plotting", "train", "__version__"]
+__all__ = ["claims", "config", "critical_points", "data", "dynamics", "geometry", "losses", "metrics", "models",
+           "plotting", "probing", "train", "umm", "vae", "__version__"]
