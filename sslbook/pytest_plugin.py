@@ -69,6 +69,13 @@ def budget_s() -> float | None:
 def pytest_configure(config):
     global ROOT
     ROOT = Path(config.rootpath).resolve()
+    # Unit tests use tiny matrices: one thread each is far faster than torch's default on 2 cores.
+    try:
+        from sslbook.config import set_threads
+
+        set_threads(1)
+    except ImportError:  # pragma: no cover - torch missing
+        pass
     # Chapters run in the interpreter running pytest (no kernelspec needed), with a sane cell
     # timeout; nbval's options exist because nbval is installed as a plugin.
     if hasattr(config.option, "nbval_current_env"):
