@@ -28,13 +28,13 @@ on the hyper-gradient of the outer loss through the one-step look-ahead :math:`\
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from . import _checks, metrics, train
+from . import _checks, config, metrics, train
 from .models import MLP
 
 __all__ = ["similarity_log_distribution", "alignment_kl", "EarlyPrior", "early_prior", "freeze_early", "UMM"]
@@ -325,7 +325,7 @@ class UMM:
 
     def fit(self, x: torch.Tensor, view: Callable[..., torch.Tensor], steps: int, batch_size: int = 100,
             generator: torch.Generator | None = None, every: int = 10,
-            monitor: Mapping[str, Callable[[], float]] | None = None) -> train.History:
+            monitor: Mapping[str, Callable[[], float]] | None = None, progress: bool | None = None) -> train.History:
         """Run ``steps`` bi-level updates on mini-batches of ``x`` with two random views each.
 
         Parameters
@@ -340,6 +340,9 @@ class UMM:
             Source of the batches and views.
         monitor
             Named callables recorded (without gradients) every ``every`` steps and at the end.
+        progress
+            Show a tqdm progress bar (default: only at the ``paper`` scale, as in
+            :func:`sslbook.train.fit`).
 
         Returns
         -------
@@ -360,8 +363,15 @@ class UMM:
                 for name, fn in monitor.items():
                     hist.record(name, t, float(fn()))
 
+        iterator: Iterable[int] = range(steps)
+        if progress is None:
+            progress = config.scale() == "paper"
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(iterator, desc="UMM", mininterval=2.0)
         observe(0)
-        for t in range(steps):
+        for t in iterator:
             idx = next(batches).to(x.device)
             xb = x[idx]
             out = self.step(view(xb, generator=generator), view(xb, generator=generator))
