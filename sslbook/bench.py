@@ -50,11 +50,14 @@ def _run_notebook(path: str) -> dict:
     import jupytext
     from nbclient import NotebookClient
 
+    from . import config
+
     nb = jupytext.read(path)
     t0 = time.perf_counter()
     error = None
+    timeout = None if config.scale() == "paper" else 1200  # a paper-scale training cell may take an hour on a CPU
     try:
-        NotebookClient(nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     except Exception as exc:  # report, do not crash the benchmark
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     wall = time.perf_counter() - t0
@@ -127,12 +130,16 @@ def chapter_table(rows: list[dict], budget: float | None) -> str:
 
 
 def time_rebuild(root: Path) -> dict:
-    """Time ``jupyter-book build . --all`` with a warm execution cache (a cold build first if needed)."""
-    result = {}
-    if not (root / "_build" / ".jupyter_cache").exists():
-        t0 = time.perf_counter()
-        subprocess.run(["jupyter-book", "build", ".", "--all"], cwd=root, capture_output=True, check=False)
-        result["cold_build_s"] = time.perf_counter() - t0
+    """Time ``jupyter-book build . --all`` with a warm execution cache.
+
+    A first, incremental build brings the cache up to date (it executes only the chapters whose code
+    changed since they were cached, all of them on a fresh clone); the second, timed build re-reads
+    and re-renders every page from the cache, which is what a reader or a CI job pays after editing
+    prose.
+    """
+    t0 = time.perf_counter()
+    subprocess.run(["jupyter-book", "build", "."], cwd=root, capture_output=True, check=False)
+    result = {"warm_up_build_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
     proc = subprocess.run(["jupyter-book", "build", ".", "--all"], cwd=root, capture_output=True, text=True)
     result["cached_rebuild_s"] = time.perf_counter() - t0
