@@ -30,14 +30,22 @@ SIMILARITIES = ("cosine", "dot")
 Terms = dict[str, torch.Tensor]
 
 
-def _views(z1: torch.Tensor, z2: torch.Tensor, min_batch: int = 2) -> None:
-    _checks.tensor(z1, "z1", ndim=2)
-    _checks.tensor(z2, "z2", ndim=2)
-    _checks.same_shape(z1, z2, "z1", "z2")
+def _views(z1: torch.Tensor, z2: torch.Tensor, min_batch: int = 2, names: tuple[str, str] = ("z1", "z2")) -> None:
+    """Check the two views' types and shapes. Finiteness is checked on the loss (see
+    :func:`sslbook._checks.finite_output`), which names a non-finite input at a fraction of the cost."""
+    a, b = names
+    _checks.tensor(z1, a, ndim=2, finite=False)
+    _checks.tensor(z2, b, ndim=2, finite=False)
+    _checks.same_shape(z1, z2, a, b)
     if z1.shape[0] < min_batch:
-        raise ValueError(f"z1 and z2 need a batch of at least {min_batch} samples, got {z1.shape[0]}")
+        raise ValueError(f"{a} and {b} need a batch of at least {min_batch} samples, got {z1.shape[0]}")
     if z1.shape[1] < 1:
-        raise ValueError("z1 and z2 need at least one feature column")
+        raise ValueError(f"{a} and {b} need at least one feature column")
+
+
+def _checked(terms: Terms, what: str, **inputs: torch.Tensor) -> Terms:
+    _checks.finite_output(terms["loss"], what, **inputs)
+    return terms
 
 
 def _similarity_matrix(z1: torch.Tensor, z2: torch.Tensor, similarity: str) -> torch.Tensor:
@@ -73,22 +81,30 @@ def info_nce_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5,
         ``"alignment"`` (mean of :math:`-s_{ii}`), ``"uniformity"`` (mean log-partition) and
         ``"loss"`` (their sum), each a scalar tensor.
     """
+    s, loss = _info_nce(z1, z2, temperature, similarity, symmetric)
+    align = -torch.diagonal(s).mean()
+    return _checked({"alignment": align, "uniformity": loss - align, "loss": loss}, "info_nce", z1=z1, z2=z2)
+
+
+def _info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float, similarity: str,
+              symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated similarity matrix (already divided by the temperature) and InfoNCE loss."""
     _views(z1, z2)
     tau = _checks.positive(temperature, "temperature")
     if not isinstance(symmetric, bool):
         raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
     s = _similarity_matrix(z1, z2, similarity) / tau
-    align = -torch.diagonal(s).mean()
-    unif = torch.logsumexp(s, dim=1).mean()
+    target = torch.arange(s.shape[0], device=s.device)
+    loss = F.cross_entropy(s, target)  # the fused log-softmax kernel
     if symmetric:
-        unif = 0.5 * (unif + torch.logsumexp(s, dim=0).mean())
-    return {"alignment": align, "uniformity": unif, "loss": align + unif}
+        loss = 0.5 * (loss + F.cross_entropy(s.T, target))
+    return s, loss
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, similarity: str = "cosine",
              symmetric: bool = True) -> torch.Tensor:
     """InfoNCE loss (see :func:`info_nce_terms`), a scalar tensor."""
-    return info_nce_terms(z1, z2, temperature, similarity, symmetric)["loss"]
+    return _checks.finite_output(_info_nce(z1, z2, temperature, similarity, symmetric)[1], "info_nce", z1=z1, z2=z2)
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -112,7 +128,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     s = (z @ z.T) / tau
     s = s.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-    return F.cross_entropy(s, target)
+    return _checks.finite_output(F.cross_entropy(s, target), "nt_xent", z1=z1, z2=z2)
 
 
 def spectral_contrastive_terms(z1: torch.Tensor, z2: torch.Tensor) -> Terms:
@@ -135,7 +151,8 @@ def spectral_contrastive_terms(z1: torch.Tensor, z2: torch.Tensor) -> Terms:
     attraction = -2.0 * torch.diagonal(g).mean()
     off = ~torch.eye(n, dtype=torch.bool, device=g.device)
     repulsion = g[off].pow(2).mean()
-    return {"attraction": attraction, "repulsion": repulsion, "loss": attraction + repulsion}
+    return _checked({"attraction": attraction, "repulsion": repulsion, "loss": attraction + repulsion},
+                    "spectral_contrastive", z1=z1, z2=z2)
 
 
 def spectral_contrastive(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -153,9 +170,11 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True
     stop_gradient
         Detach ``z`` (SimSiam's stop-gradient), so only ``p``'s branch receives gradients.
     """
-    _views(p, z, min_batch=1)
-    if stop_gradient:
-        z = z.detach()
+    _views(p, z, min_batch=1, names=("p", "z"))
+    return _checks.finite_output(_negative_cosine(p, z.detach() if stop_gradient else z), "negative_cosine", p=p, z=z)
+
+
+def _negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return -F.cosine_similarity(p, z, dim=1).mean()
 
 
@@ -169,10 +188,11 @@ def simsiam(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tens
     z1, z2
         Encoder (projector) outputs for views 1 and 2, shape ``(n, k)``; gradients are stopped.
     """
-    _views(p1, p2, min_batch=1)
+    _views(p1, p2, min_batch=1, names=("p1", "p2"))
     _views(z1, z2, min_batch=1)
     _checks.same_shape(p1, z1, "p1", "z1")
-    return 0.5 * (negative_cosine(p1, z2) + negative_cosine(p2, z1))
+    loss = 0.5 * (_negative_cosine(p1, z2.detach()) + _negative_cosine(p2, z1.detach()))
+    return _checks.finite_output(loss, "simsiam", p1=p1, p2=p2, z1=z1, z2=z2)
 
 
 def _standardise(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -204,7 +224,8 @@ def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) 
     diag = torch.diagonal(c)
     invariance = (1.0 - diag).pow(2).sum()
     redundancy = c.pow(2).sum() - diag.pow(2).sum()
-    return {"invariance": invariance, "redundancy": redundancy, "loss": invariance + lam * redundancy}
+    return _checked({"invariance": invariance, "redundancy": redundancy, "loss": invariance + lam * redundancy},
+                    "barlow_twins", z1=z1, z2=z2)
 
 
 def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
@@ -258,7 +279,8 @@ def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, v
     variance = _variance_term(z1, g, e) + _variance_term(z2, g, e)
     covariance = _covariance_term(z1) + _covariance_term(z2)
     loss = ws[0] * invariance + ws[1] * variance + ws[2] * covariance
-    return {"invariance": invariance, "variance": variance, "covariance": covariance, "loss": loss}
+    return _checked({"invariance": invariance, "variance": variance, "covariance": covariance, "loss": loss},
+                    "vicreg", z1=z1, z2=z2)
 
 
 def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
@@ -299,7 +321,8 @@ def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, si
     target = torch.arange(s.shape[0], device=s.device)
     one_to_two = F.cross_entropy(s, target)
     two_to_one = F.cross_entropy(s.T, target)
-    return {"one_to_two": one_to_two, "two_to_one": two_to_one, "loss": 0.5 * (one_to_two + two_to_one)}
+    return _checked({"one_to_two": one_to_two, "two_to_one": two_to_one, "loss": 0.5 * (one_to_two + two_to_one)},
+                    "clip", z1=z1, z2=z2)
 
 
 def clip(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similarity: str = "cosine") -> torch.Tensor:
@@ -324,13 +347,9 @@ def simsiam_l2(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.T
     z1, z2
         Encoder outputs for views 1 and 2, shape ``(n, k)``; gradients are stopped.
     """
-    for t, name in ((p1, "p1"), (p2, "p2"), (z1, "z1"), (z2, "z2")):
-        _checks.tensor(t, name, ndim=2)
-    _checks.same_shape(p1, p2, "p1", "p2")
-    _checks.same_shape(z1, z2, "z1", "z2")
+    _views(p1, p2, min_batch=1, names=("p1", "p2"))
+    _views(z1, z2, min_batch=1)
     _checks.same_shape(p1, z1, "p1", "z1")
-    if p1.shape[0] < 1:
-        raise ValueError("p1, p2, z1 and z2 need at least one row")
     d1 = 0.5 * (p1 - z2.detach()).pow(2).sum(1).mean()
     d2 = 0.5 * (p2 - z1.detach()).pow(2).sum(1).mean()
-    return 0.5 * (d1 + d2)
+    return _checks.finite_output(0.5 * (d1 + d2), "simsiam_l2", p1=p1, p2=p2, z1=z1, z2=z2)

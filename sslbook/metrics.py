@@ -9,6 +9,7 @@ differentiated (the coding-rate functions take and return tensors).
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -84,18 +85,15 @@ def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5, metric: str = "co
     ztr, ytr, zte, yte = _split(z_train, y_train, z_test, y_test)
     k = _checks.integer(k, "k", minimum=1, maximum=ztr.shape[0])
     _checks.choice(metric, "metric", ("cosine", "euclidean"))
-    if metric == "cosine":
-        a = ztr / np.maximum(np.linalg.norm(ztr, axis=1, keepdims=True), 1e-12)
-        b = zte / np.maximum(np.linalg.norm(zte, axis=1, keepdims=True), 1e-12)
-        dist = -(b @ a.T)
-    else:
-        dist = (zte**2).sum(1)[:, None] - 2 * zte @ ztr.T + (ztr**2).sum(1)[None, :]
-    idx = np.argpartition(dist, kth=k - 1, axis=1)[:, :k]
-    votes = ytr[idx]
+    a, b = torch.from_numpy(ztr), torch.from_numpy(zte)
+    if metric == "cosine":  # larger score = nearer
+        score = torch.nn.functional.normalize(b, dim=1) @ torch.nn.functional.normalize(a, dim=1).T
+    else:  # -|b - a|^2 up to a per-row constant
+        score = 2.0 * (b @ a.T) - (a * a).sum(1)
+    votes = torch.from_numpy(ytr)[score.topk(k, dim=1).indices]  # (n_test, k)
     n_classes = int(max(ytr.max(), yte.max())) + 1
-    counts = np.zeros((zte.shape[0], n_classes))
-    np.add.at(counts, (np.repeat(np.arange(zte.shape[0]), k), votes.ravel()), 1.0)
-    return float((counts.argmax(1) == yte).mean())
+    counts = torch.nn.functional.one_hot(votes, n_classes).sum(1)  # (n_test, n_classes)
+    return float((counts.argmax(1).numpy() == yte).mean())
 
 
 def clustering_ari(z, y, n_clusters: int | None = None, seed: int = 0, n_init: int = 10) -> float:
@@ -179,18 +177,33 @@ def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     return torch.logsumexp(-tt * sq, dim=0) - math.log(sq.numel())
 
 
-def orthonormal_basis(a, name: str = "a") -> np.ndarray:
-    """An orthonormal basis (float64, shape ``(d, r)``) of the column span of ``a`` (shape ``(d, p)``).
-
-    Raises ``ValueError`` when the columns are linearly dependent (numerical rank below ``p``).
-    """
-    m = _checks.array(a, name, ndim=2)
+def _check_basis(m: np.ndarray, name: str) -> None:
     if m.shape[1] == 0 or m.shape[0] < m.shape[1]:
         raise ValueError(f"{name} must have shape (d, p) with 1 <= p <= d, got {m.shape}")
-    u, s, _ = np.linalg.svd(m, full_matrices=False)
-    if s[-1] <= max(m.shape) * np.finfo(float).eps * s[0]:
-        raise ValueError(f"the columns of {name} are linearly dependent; they do not span a {m.shape[1]}-dim subspace")
-    return u
+
+
+def _qr_bases(ms: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Q factors of a stack ``(s, d, p)`` of checked matrices; ``ValueError`` naming a rank-deficient one."""
+    q, r = np.linalg.qr(ms)
+    diag = np.abs(np.diagonal(r, axis1=-2, axis2=-1))  # (s, p)
+    tol = max(ms.shape[-2:]) * np.finfo(float).eps
+    for i, name in enumerate(names):
+        if diag[i].min() <= tol * diag[i].max():
+            raise ValueError(f"the columns of {name} are linearly dependent; they do not span a "
+                             f"{ms.shape[-1]}-dim subspace")
+    return q
+
+
+def orthonormal_basis(a, name: str = "a") -> np.ndarray:
+    """An orthonormal basis (float64, shape ``(d, p)``) of the column span of ``a`` (shape ``(d, p)``).
+
+    Computed by a (Householder) QR factorisation, which is several times cheaper than an SVD.
+    Raises ``ValueError`` when the columns are linearly dependent: some diagonal entry of the
+    triangular factor is then zero up to rounding (we test ``|R_jj| <= max(d, p) * eps * max_j |R_jj|``).
+    """
+    m = _checks.array(a, name, ndim=2)
+    _check_basis(m, name)
+    return _qr_bases(m[None], [name])[0]
 
 
 def principal_angles(a, b) -> np.ndarray:
@@ -210,10 +223,16 @@ def principal_angles(a, b) -> np.ndarray:
     numpy.ndarray
         ``min(p, q)`` angles in :math:`[0, \pi/2]`, ascending.
     """
-    qa = orthonormal_basis(a, "a")
-    qb = orthonormal_basis(b, "b")
-    if qa.shape[0] != qb.shape[0]:
-        raise ValueError(f"a and b must live in the same ambient dimension, got {qa.shape[0]} and {qb.shape[0]}")
+    ma = _checks.array(a, "a", ndim=2)
+    mb = _checks.array(b, "b", ndim=2)
+    _check_basis(ma, "a")
+    _check_basis(mb, "b")
+    if ma.shape[0] != mb.shape[0]:
+        raise ValueError(f"a and b must live in the same ambient dimension, got {ma.shape[0]} and {mb.shape[0]}")
+    if ma.shape == mb.shape:  # one batched factorisation
+        qa, qb = _qr_bases(np.stack([ma, mb]), ["a", "b"])
+    else:
+        qa, qb = _qr_bases(ma[None], ["a"])[0], _qr_bases(mb[None], ["b"])[0]
     if qa.shape[1] < qb.shape[1]:
         qa, qb = qb, qa
     m = qa.T @ qb
@@ -243,28 +262,28 @@ def subspace_distance(a, b, kind: str = "sin_max") -> float:
     return float(np.linalg.norm(th))
 
 
-def _logdet_identity_plus(gram: torch.Tensor, scale: float) -> torch.Tensor:
-    eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-    chol = torch.linalg.cholesky(eye + scale * gram)
-    return 2.0 * torch.log(torch.diagonal(chol)).sum()
-
-
 def coding_rate(z: torch.Tensor, eps: float = 0.5) -> torch.Tensor:
     r"""Coding rate :math:`R(Z, \epsilon) = \tfrac12 \log\det\big(I + \tfrac{k}{n\epsilon^2} Z^\top Z\big)`
     (Ma et al. 2007; Yu et al. 2020, MCR²), in nats.
 
     ``z`` has shape ``(n, k)``, rows are samples. The smaller of the ``k x k`` covariance form and
-    the ``n x n`` Gram form is used (they are equal by Sylvester's determinant identity).
+    the ``n x n`` Gram form is used (they are equal by Sylvester's determinant identity); the
+    log-determinant is twice the sum of the log-diagonal of the Cholesky factor.
     Differentiable; returns a scalar tensor.
     """
-    _checks.tensor(z, "z", ndim=2)
+    _checks.tensor(z, "z", ndim=2, finite=False)
     n, k = z.shape
     if n < 1 or k < 1:
         raise ValueError(f"z must have at least one row and one column, got shape {tuple(z.shape)}")
     e = _checks.positive(eps, "eps")
-    scale = k / (n * e * e)
-    gram = z.T @ z if k <= n else z @ z.T
-    return 0.5 * _logdet_identity_plus(gram, scale)
+    a, b = (z.T, z) if k <= n else (z, z.T)
+    eye = torch.eye(a.shape[0], dtype=z.dtype, device=z.device)
+    try:
+        chol = torch.linalg.cholesky(torch.addmm(eye, a, b, alpha=k / (n * e * e)))  # I + c Z^T Z in one kernel
+    except torch.linalg.LinAlgError:  # only a non-finite z can make I + c Z^T Z indefinite
+        _checks.tensor(z, "z")
+        raise
+    return _checks.finite_output(torch.log(torch.diagonal(chol)).sum(), "coding_rate", z=z)
 
 
 def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str, torch.Tensor]:

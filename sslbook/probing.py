@@ -5,9 +5,9 @@ locate where and when a self-supervised network stops generalising by training a
 the frozen features of every layer at many checkpoints. This module does that for the book's MLPs:
 
 * :func:`layer_features` returns every block's output (:meth:`MLP.features`) in evaluation mode;
-* :func:`ridge_probe_accuracy` is a closed-form ridge-regression probe, solved for all layers at
-  once by one batched linear solve in the dual (``n_train x n_train``) form: fast enough to run at
-  every checkpoint;
+* :func:`ridge_probe_accuracy` is a closed-form ridge-regression probe of all layers at once,
+  each solved in its primal (``width x width``) or dual (``n_train x n_train``) form, whichever is
+  smaller: fast enough to run at every checkpoint;
 * :func:`probe_layers` probes every layer with the ridge probe or with
   :func:`sslbook.metrics.linear_probe_accuracy` (logistic regression, slower);
 * :class:`LayerProbes` is a monitor for :func:`sslbook.train.fit` that records the per-layer
@@ -82,18 +82,23 @@ def _feature_list(features: object, name: str) -> list[torch.Tensor]:
     return out
 
 
-def _ridge_scores(features_train, targets: torch.Tensor, features_test, lam: float) -> torch.Tensor:
-    """Ridge predictions of ``targets`` ``(n, t)`` on the test features of every layer: ``(L, n_test, t)``.
+def _ridge_scores(features_train: list[torch.Tensor], targets: torch.Tensor, features_test: list[torch.Tensor],
+                  lam: float) -> torch.Tensor:
+    r"""Ridge predictions of ``targets`` ``(n, t)`` on the test features of every layer: ``(L, n_test, t)``.
 
-    Each layer is standardised with its training statistics and solved in the dual form; the
-    ``n x n`` systems of all layers go through one batched solve (float64).
+    Each layer is standardised with its training statistics. The probe
+    :math:`W = (A^\top A + \lambda p I_p)^{-1} A^\top T = A^\top (A A^\top + \lambda p I_n)^{-1} T`
+    is solved in whichever form has the smaller system (primal ``p x p`` when the layer is narrower
+    than the number of training samples, dual ``n x n`` otherwise), by a Cholesky factorisation in
+    float64.
     """
-    ftr = _feature_list(features_train, "features_train")
-    fte = _feature_list(features_test, "features_test")
+    ftr, fte = features_train, features_test  # validated by the caller (_feature_list)
     if len(ftr) != len(fte):
         raise ValueError(f"features_train and features_test must list the same layers, got {len(ftr)} and {len(fte)}")
     n, n_test = ftr[0].shape[0], fte[0].shape[0]
-    grams, cross = [], []
+    if targets.shape[0] != n:
+        raise ValueError(f"the targets need one row per training sample ({n}), got {targets.shape[0]}")
+    preds = []
     for i, (a, b) in enumerate(zip(ftr, fte)):
         if a.shape[0] != n or b.shape[0] != n_test:
             raise ValueError(f"layer {i}: every layer needs {n} training and {n_test} test rows, got {a.shape[0]} and {b.shape[0]}")
@@ -104,12 +109,16 @@ def _ridge_scores(features_train, targets: torch.Tensor, features_test, lam: flo
         mu, sd = a.mean(0), a.std(0)
         sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
         a, b = (a - mu) / sd, (b - mu) / sd
-        grams.append(a @ a.T + lam * a.shape[1] * torch.eye(n, dtype=torch.float64))
-        cross.append(b @ a.T)
-    if targets.shape[0] != n:
-        raise ValueError(f"the targets need one row per training sample ({n}), got {targets.shape[0]}")
-    alpha = torch.linalg.solve(torch.stack(grams), targets.expand(len(grams), -1, -1))  # (L, n, t)
-    return torch.stack(cross) @ alpha
+        p = a.shape[1]
+        if p < n:  # primal
+            gram = a.T @ a
+            gram.diagonal().add_(lam * p)
+            preds.append(b @ torch.cholesky_solve(a.T @ targets, torch.linalg.cholesky(gram)))
+        else:  # dual
+            gram = a @ a.T
+            gram.diagonal().add_(lam * p)
+            preds.append((b @ a.T) @ torch.cholesky_solve(targets, torch.linalg.cholesky(gram)))
+    return torch.stack(preds)
 
 
 def ridge_probe_accuracy(features_train, y_train, features_test, y_test, lam: float = 1.0) -> np.ndarray:
@@ -119,8 +128,8 @@ def ridge_probe_accuracy(features_train, y_train, features_test, y_test, lam: fl
     :math:`A \in \mathbb R^{n\times p}` the standardised training features and :math:`Y` the
     one-hot labels, the probe is :math:`W = A^\top (AA^\top + \lambda p\, I_n)^{-1} Y` (the dual
     form of ridge regression with penalty :math:`\lambda p \|W\|_F^2`, i.e. :math:`\lambda` per
-    feature), and a test point is assigned to the class of its largest score. The ``n x n``
-    systems of all layers are solved by one batched solve in float64.
+    feature), and a test point is assigned to the class of its largest score. Each layer's
+    system is solved in float64 in its primal or dual form, whichever is smaller.
 
     Parameters
     ----------
@@ -157,7 +166,7 @@ def ridge_probe_r2(features_train, targets_train, features_test, targets_test, l
     r"""Test :math:`R^2` of a ridge regression from each layer's features to continuous targets.
 
     The same probe as :func:`ridge_probe_accuracy` (standardised features, penalty :math:`\lambda`
-    per feature, one batched dual solve), regressing centred targets, e.g. a latent part of
+    per feature, the smaller of the primal and dual systems), regressing centred targets, e.g. a latent part of
     :func:`sslbook.data.causal_data`. :math:`R^2 = 1 - \sum\|t - \hat t\|^2 / \sum\|t - \bar t\|^2`
     over the test rows and all target columns (:math:`\bar t` the test mean); it is 1 for a
     perfect linear read-out and about 0 (or below) when the layer holds no linear information.
@@ -181,8 +190,10 @@ def ridge_probe_r2(features_train, targets_train, features_test, targets_test, l
     if ttr.shape[1] != tte.shape[1]:
         raise ValueError(f"targets_train and targets_test must have the same columns, got {ttr.shape[1]} and {tte.shape[1]}")
     lam = _checks.positive(lam, "lam")
+    ftr = _feature_list(features_train, "features_train")
+    fte = _feature_list(features_test, "features_test")
     mean = ttr.mean(0)
-    pred = _ridge_scores(features_train, ttr - mean, features_test, lam) + mean  # (L, n_test, t)
+    pred = _ridge_scores(ftr, ttr - mean, fte, lam) + mean  # (L, n_test, t)
     if pred.shape[1] != tte.shape[0]:
         raise ValueError(f"targets_test needs one row per test sample ({pred.shape[1]}), got {tte.shape[0]}")
     total = ((tte - tte.mean(0)) ** 2).sum()

@@ -186,3 +186,54 @@ def test_hyperparameter_validation():
         losses.vicreg(z1, z2, var_weight=-1)
     with pytest.raises(ValueError, match="p1 and z1"):
         losses.simsiam(z1, z2, z1[:, :2], z2[:, :2])
+
+
+TWO_VIEW = [losses.info_nce, losses.nt_xent, losses.spectral_contrastive, losses.barlow_twins, losses.vicreg,
+            losses.clip, losses.info_nce_terms, losses.barlow_twins_terms, losses.vicreg_terms, losses.clip_terms,
+            losses.spectral_contrastive_terms]
+
+
+@pytest.mark.parametrize("fn", TWO_VIEW)
+@pytest.mark.parametrize("which", [0, 1])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_view_is_named(fn, which, value):
+    """Finiteness is checked on the loss, yet the error still names the view that holds the bad entry."""
+    z = [torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)]
+    z[which][2, 1] = value
+    with pytest.raises(ValueError, match=f"z{which + 1} contains NaN or infinite"):
+        fn(*z)
+
+
+@pytest.mark.parametrize("fn", [losses.simsiam, losses.simsiam_l2])
+@pytest.mark.parametrize("which", range(4))
+def test_non_finite_simsiam_input_is_named(fn, which):
+    args = [torch.randn(5, 3) for _ in range(4)]
+    args[which][0, 0] = float("nan")
+    with pytest.raises(ValueError, match=f"{['p1', 'p2', 'z1', 'z2'][which]} contains NaN"):
+        fn(*args)
+
+
+def test_negative_cosine_names_its_own_arguments():
+    p, z = torch.randn(4, 3), torch.randn(4, 3)
+    with pytest.raises(ValueError, match="p and z must have the same shape"):
+        losses.negative_cosine(p, z[:, :2])
+    z[1, 1] = float("inf")
+    with pytest.raises(ValueError, match="z contains NaN"):
+        losses.negative_cosine(p, z)
+
+
+def test_overflow_with_finite_inputs_is_an_error():
+    z1 = torch.full((4, 2), 3e38)  # finite float32 entries whose products overflow
+    with pytest.raises(ValueError, match="overflowed"):
+        losses.info_nce(z1, z1.clone(), similarity="dot")
+
+
+def test_checks_on_large_finite_tensors_do_not_false_alarm():
+    """The sum-based fast path overflows for huge finite entries; the slow path must then clear them."""
+    from sslbook import _checks
+
+    x = torch.full((10, 10), 3e38)
+    assert _checks.tensor(x, "x") is x
+    x[3, 3] = float("nan")
+    with pytest.raises(ValueError, match="x contains NaN"):
+        _checks.tensor(x, "x")

@@ -145,3 +145,14 @@ def test_validation_errors():
         probing.LayerProbes(net, x, y, x, y, keep_states=1)
     with pytest.raises(ValueError, match="y_test"):
         probing.LayerProbes(net, x, y, x, y[:3])
+
+
+@pytest.mark.parametrize("width", [5, 59, 60, 61, 150])
+def test_ridge_scores_primal_and_dual_agree_with_reference(width):
+    """The probe picks the primal (width < n) or the dual (width >= n) system; both give the same map."""
+    n = 60
+    a = torch.randn(n, width, generator=gen(11), dtype=torch.float64)
+    b = torch.randn(25, width, generator=gen(12), dtype=torch.float64)
+    t = torch.randn(n, 3, generator=gen(13), dtype=torch.float64)
+    got = probing._ridge_scores([a], t, [b], 0.3)[0].numpy()
+    np.testing.assert_allclose(got, slow_ridge_predict(a, t, b, 0.3), rtol=1e-8, atol=1e-10)
