@@ -25,12 +25,12 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Iterable, TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["Settings", "seed", "scale", "device", "set_threads", "seed_everything", "setup", "SCALES"]
+__all__ = ["Settings", "seed", "scale", "device", "set_threads", "seed_everything", "setup", "progress", "SCALES"]
 
 SCALES = ("book", "paper")
 T = TypeVar("T")
@@ -165,6 +165,43 @@ def setup(default_seed: int = 0, threads: int | None = None, quiet: bool = False
     if not quiet:
         print(f"sslbook: seed={s} scale={sc} device={dev.type} threads={n} torch={torch.__version__}")
     return settings
+
+
+def progress(steps: int | Iterable[T], desc: str = "", enable: bool | None = None) -> Iterable:
+    """``range(steps)`` (or the iterable ``steps``) with a tqdm progress bar at the ``paper`` scale.
+
+    The one progress bar of the book: :func:`sslbook.train.fit`, :meth:`sslbook.umm.UMM.fit`, the
+    flows of :mod:`sslbook.dynamics` and the chapters' own long loops all go through it, so a
+    ``paper``-scale run shows how far each long loop has got while the ``book`` scale stays quiet.
+
+    Parameters
+    ----------
+    steps
+        Number of iterations (``range(steps)`` is returned) or an iterable to wrap.
+    desc
+        Label of the bar.
+    enable
+        Force the bar on or off (default: on at the ``paper`` scale only).
+    """
+    if isinstance(steps, bool):
+        raise TypeError("steps must be an int or an iterable, got bool")
+    if isinstance(steps, (int, np.integer)):
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        steps = range(int(steps))
+    elif not isinstance(steps, Iterable):
+        raise TypeError(f"steps must be an int or an iterable, got {type(steps).__name__}")
+    if enable is None:
+        enable = scale() == "paper"
+    if not enable:
+        return steps
+    try:  # a widget in Jupyter when ipywidgets is installed, a text bar otherwise (no warning)
+        import ipywidgets  # noqa: F401
+
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm.std import tqdm
+    return tqdm(steps, desc=desc or None, mininterval=2.0, delay=2.0)  # silent for loops under 2 s
 
 
 def env_summary() -> dict[str, Any]:

@@ -33,7 +33,7 @@ from typing import Callable, Union
 
 import torch
 
-from . import _checks, geometry
+from . import _checks, config, geometry
 from .geometry import _symmetric, _times
 
 __all__ = [
@@ -293,7 +293,7 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
     w = w0.clone()
     rec_w, rec_s = [w.clone()], [0]
     stopped = False
-    for m in range(1, steps + 1):
+    for m in config.progress(range(1, steps + 1), f"gradient descent ({method})"):
         aw = apply_a(w)
         if method == "euclidean":
             w = w + 2.0 * eta * aw
@@ -350,7 +350,7 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
     u, v = w1.clone(), w2.clone()
     rec_w, rec_s = [u @ v], [0]
     stopped = False
-    for m in range(1, steps + 1):
+    for m in config.progress(range(1, steps + 1), "two-layer gradient descent"):
         au = a @ u
         u, v = u + 2.0 * eta * au @ (v @ v.T), v + 2.0 * eta * (u.T @ au) @ v
         w = u @ v
@@ -574,7 +574,7 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
 
     z, t = z0.clone(), 0.0
     rec_z, rec_t, rec_s = [z.clone()], [0.0], [0]
-    for m in range(1, n_steps + 1):
+    for m in config.progress(range(1, n_steps + 1), "kernel ODE (RK4)"):
         step = min(h, t_end - t)
         k1 = f(z)
         k2 = f(z + 0.5 * step * k1)

@@ -135,13 +135,7 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
             for name, fn in monitor.items():
                 hist.record(name, t, _scalar(fn(), name))
 
-    if progress is None:
-        progress = config.scale() == "paper"
-    iterator: Iterable[int] = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc=desc, mininterval=2.0)
+    iterator: Iterable[int] = config.progress(steps, desc, enable=progress)
 
     observe(0)
     for t in iterator:

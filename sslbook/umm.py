@@ -363,13 +363,7 @@ class UMM:
                 for name, fn in monitor.items():
                     hist.record(name, t, float(fn()))
 
-        iterator: Iterable[int] = range(steps)
-        if progress is None:
-            progress = config.scale() == "paper"
-        if progress:
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(iterator, desc="UMM", mininterval=2.0)
+        iterator: Iterable[int] = config.progress(steps, "UMM", enable=progress)
         observe(0)
         for t in iterator:
             idx = next(batches).to(x.device)

@@ -118,3 +118,27 @@ def test_claim_validation():
         claims.claim("s", 1.0, ">", 0.0, quantity="q", key="k", extra={"a": object()})
     with pytest.raises(ValueError, match="NaN"):
         claims.claim("s", 1.0, ">", float("nan"), quantity="q", key="k")
+
+
+def test_progress_is_plain_at_book_scale_and_a_bar_at_paper_scale(monkeypatch):
+    from sslbook import config
+
+    monkeypatch.setenv("SSLBOOK_SCALE", "book")
+    assert config.progress(3) == range(3)
+    items = ["a", "b"]
+    assert config.progress(items) is items
+    monkeypatch.setenv("SSLBOOK_SCALE", "paper")
+    bar = config.progress(4, "steps")
+    assert list(bar) == [0, 1, 2, 3] and hasattr(bar, "n")  # a tqdm object
+    assert config.progress(4, enable=False) == range(4)
+
+
+def test_progress_rejects_bad_steps():
+    from sslbook import config
+
+    with pytest.raises(ValueError, match="steps"):
+        config.progress(-1)
+    with pytest.raises(TypeError, match="steps"):
+        config.progress(True)
+    with pytest.raises(TypeError, match="steps"):
+        config.progress(2.5)
