@@ -5,6 +5,7 @@
     python -m sslbook.bench                     # every chapter at the current scale + a cached rebuild
     python -m sslbook.bench --chapters foundations memorization --no-rebuild
     python -m sslbook.bench --micro             # sslbook's hot functions vs the best vectorised form
+    python -m sslbook.bench --compare OLD.json NEW.json   # two results side by side
     python -m sslbook.bench --to-scripts DIR    # write the chapters as plain .py scripts (for a machine
                                                 # without Jupyter, e.g. a GPU box), then there:
     python -m sslbook.bench --scripts DIR       # run those scripts, timing each
@@ -323,6 +324,29 @@ def micro_table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+# --------------------------------------------------------------------------- comparing runs
+
+def compare(old: dict, new: dict) -> str:
+    """A table of two benchmark results (JSON written by this command), row by row, with new / old."""
+    lines = [f"old: {old.get('meta', {}).get('commit', '?')} ({old.get('meta', {}).get('time', '?')}), "
+             f"new: {new.get('meta', {}).get('commit', '?')} ({new.get('meta', {}).get('time', '?')})"]
+    for key, label, value in (("chapters", "chapter", "seconds"), ("micro", "function", "sslbook_us")):
+        if key not in old or key not in new:
+            continue
+        name = (lambda r: r["chapter"]) if key == "chapters" else (lambda r: f"{r['function']} {r['size']}")
+        before = {name(r): r[value] for r in old[key]}
+        head = f"{label:<44}{'old':>12}{'new':>12}{'new/old':>9}"
+        lines += ["", head, "-" * len(head)]
+        for r in new[key]:
+            o = before.get(name(r))
+            ratio = f"{r[value] / o:9.2f}" if o else f"{'':>9}"
+            lines.append(f"{name(r):<44}{(o if o is not None else float('nan')):12.1f}{r[value]:12.1f}{ratio}")
+    for key in ("total_s", "cached_rebuild_s"):
+        if key in old and key in new:
+            lines.append(f"{key:<44}{old[key]:12.1f}{new[key]:12.1f}{new[key] / old[key]:9.2f}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to-scripts", type=Path, help="write the chapters as .py scripts into this folder and stop")
     parser.add_argument("--scripts", type=Path, help="run the .py chapter scripts in this folder instead of notebooks")
     parser.add_argument("--json", type=Path, help="where to write the results")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"),
+                        help="compare two results written by this command and stop")
     parser.add_argument("--_notebook", help=argparse.SUPPRESS)
     parser.add_argument("--_script", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -342,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args._script:
         print(json.dumps(_run_script(args._script)))
+        return 0
+
+    if args.compare:
+        old, new = (json.loads(p.read_text()) for p in args.compare)
+        print(compare(old, new))
         return 0
 
     from . import config

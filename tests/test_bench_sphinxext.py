@@ -58,3 +58,12 @@ def test_claims_are_read_from_executed_notebooks(tmp_path):
     app = SimpleNamespace(outdir=str(tmp_path / "html"))
     assert sphinxext._claims_of(app, "book/ch") == [rec]
     assert sphinxext._claims_of(app, "book/missing") is None
+
+
+def test_compare_two_results():
+    old = {"meta": {"commit": "a"}, "chapters": [{**ROW, "chapter": "x", "seconds": 20.0}], "total_s": 20.0}
+    new = {"meta": {"commit": "b"}, "chapters": [{**ROW, "chapter": "x", "seconds": 10.0},
+                                                 {**ROW, "chapter": "y", "seconds": 5.0}], "total_s": 15.0}
+    text = bench.compare(old, new)
+    assert "0.50" in text and "0.75" in text  # x halved, the total dropped by a quarter
+    assert "y" in text and "nan" in text  # a chapter missing from the old run is shown without a ratio
