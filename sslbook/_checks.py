@@ -55,12 +55,17 @@ def finite_output(value: torch.Tensor, what: str, **inputs: torch.Tensor) -> tor
     value_ = value.detach()
     ok = math.isfinite(value_.item()) if value_.numel() == 1 else bool(torch.isfinite(value_).all())
     if not ok:
-        for name, x in inputs.items():
-            if torch.is_floating_point(x) and not bool(torch.isfinite(x).all()):
-                raise ValueError(f"{name} contains NaN or infinite entries")
+        blame_non_finite(**inputs)
         raise ValueError(f"{what} is not finite although its inputs are: the computation overflowed "
                          f"(rescale the inputs or raise the temperature/eps)")
     return value
+
+
+def blame_non_finite(**inputs: torch.Tensor) -> None:
+    """Raise ``ValueError`` naming the first input (in the order given) with a NaN or infinite entry."""
+    for name, x in inputs.items():
+        if torch.is_floating_point(x) and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contains NaN or infinite entries")
 
 
 def array(x: object, name: str, ndim: int | Sequence[int] | None = None, finite: bool = True) -> np.ndarray:

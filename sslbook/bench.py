@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -169,23 +170,43 @@ def to_scripts(root: Path, out: Path) -> list[Path]:
 
 # --------------------------------------------------------------------------- micro-benchmarks
 
-def _timeit(fn: Callable[[], object], min_time: float = 0.1) -> float:
-    from torch.utils.benchmark import Timer
+def _timeit(fn: Callable[[], object], number: int) -> float:
+    """CPU seconds of this thread per call of ``fn``, averaged over ``number`` back-to-back calls.
 
-    return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_time).median
-
-
-def _compare(ours: Callable[[], object], ref: Callable[[], object], rounds: int = 5) -> tuple[float, float]:
-    """Seconds per call of ``ours`` and ``ref``, timed in alternating rounds; the best round of each.
-
-    Alternating the two and keeping each one's fastest round cancels most of the drift of a shared
-    machine (another process, CPU frequency), which otherwise swamps differences of a few percent.
+    Thread CPU time rather than wall time: on a virtual machine the time the hypervisor gives to
+    other guests (steal) and other processes' time slices are not counted. Functions are timed
+    single-threaded (:func:`sslbook.config.set_threads`), so this is all the work they do.
     """
-    t_ours, t_ref = [], []
-    for _ in range(rounds):
-        t_ours.append(_timeit(ours))
-        t_ref.append(_timeit(ref))
-    return min(t_ours), min(t_ref)
+    t0 = time.thread_time()
+    for _ in range(number):
+        fn()
+    return (time.thread_time() - t0) / number
+
+
+def _compare(ours: Callable[[], object], ref: Callable[[], object], rounds: int = 30,
+             window: float = 0.01) -> tuple[float, float, float]:
+    """Median seconds per call of ``ours`` and ``ref`` and the median of their paired ratios.
+
+    The two are timed in adjacent windows of about ``window`` seconds, alternating which goes
+    first, and each round gives one ratio. A shared or virtual machine drifts by tens of percent
+    within seconds; a ratio of adjacent windows cancels that drift, and the median over rounds
+    discards the rounds that another process interrupted.
+    """
+    once = _timeit(ours, 1)  # also a warm-up
+    number = max(1, int(window / max(once, 1e-7)))
+    _timeit(ref, number)
+    t_ours, t_ref, ratios = [], [], []
+    for i in range(rounds):
+        if i % 2:
+            a = _timeit(ours, number)
+            b = _timeit(ref, number)
+        else:
+            b = _timeit(ref, number)
+            a = _timeit(ours, number)
+        t_ours.append(a)
+        t_ref.append(b)
+        ratios.append(a / b)
+    return statistics.median(t_ours), statistics.median(t_ref), statistics.median(ratios)
 
 
 def micro(paper: bool = False) -> list[dict]:
@@ -209,9 +230,9 @@ def micro(paper: bool = False) -> list[dict]:
         b = b.detach().cpu().double().numpy() if isinstance(b, torch.Tensor) else np.asarray(b, dtype=float)
         if not np.allclose(a, b, rtol=rtol, atol=1e-8):
             raise AssertionError(f"{name} ({size}): sslbook gives {a}, the reference {b}")
-        t_ours, t_ref = _compare(ours, ref)
+        t_ours, t_ref, ratio = _compare(ours, ref)
         rows.append({"function": name, "size": size, "sslbook_us": t_ours * 1e6, "reference_us": t_ref * 1e6,
-                     "ratio": t_ours / t_ref})
+                     "ratio": ratio})
 
     gen = torch.Generator().manual_seed(0)
     for n, k in [(256, 8), (512, 32)] + ([(4096, 128)] if paper else []):

@@ -9,7 +9,6 @@ differentiated (the coding-rate functions take and return tensors).
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -177,20 +176,20 @@ def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     return torch.logsumexp(-tt * sq, dim=0) - math.log(sq.numel())
 
 
+_EPS = float(np.finfo(float).eps)
+
+
 def _check_basis(m: np.ndarray, name: str) -> None:
     if m.shape[1] == 0 or m.shape[0] < m.shape[1]:
         raise ValueError(f"{name} must have shape (d, p) with 1 <= p <= d, got {m.shape}")
 
 
-def _qr_bases(ms: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """Q factors of a stack ``(s, d, p)`` of checked matrices; ``ValueError`` naming a rank-deficient one."""
-    q, r = np.linalg.qr(ms)
-    diag = np.abs(np.diagonal(r, axis1=-2, axis2=-1))  # (s, p)
-    tol = max(ms.shape[-2:]) * np.finfo(float).eps
-    for i, name in enumerate(names):
-        if diag[i].min() <= tol * diag[i].max():
-            raise ValueError(f"the columns of {name} are linearly dependent; they do not span a "
-                             f"{ms.shape[-1]}-dim subspace")
+def _qr_basis(m: np.ndarray, name: str) -> np.ndarray:
+    """Q factor of a checked ``(d, p)`` matrix; ``ValueError`` naming it when its columns are dependent."""
+    q, r = np.linalg.qr(m)
+    diag = [abs(v) for v in r.diagonal().tolist()]  # p numbers: Python beats three NumPy reductions here
+    if min(diag) <= max(m.shape) * _EPS * max(diag):
+        raise ValueError(f"the columns of {name} are linearly dependent; they do not span a {m.shape[1]}-dim subspace")
     return q
 
 
@@ -203,7 +202,7 @@ def orthonormal_basis(a, name: str = "a") -> np.ndarray:
     """
     m = _checks.array(a, name, ndim=2)
     _check_basis(m, name)
-    return _qr_bases(m[None], [name])[0]
+    return _qr_basis(m, name)
 
 
 def principal_angles(a, b) -> np.ndarray:
@@ -229,10 +228,7 @@ def principal_angles(a, b) -> np.ndarray:
     _check_basis(mb, "b")
     if ma.shape[0] != mb.shape[0]:
         raise ValueError(f"a and b must live in the same ambient dimension, got {ma.shape[0]} and {mb.shape[0]}")
-    if ma.shape == mb.shape:  # one batched factorisation
-        qa, qb = _qr_bases(np.stack([ma, mb]), ["a", "b"])
-    else:
-        qa, qb = _qr_bases(ma[None], ["a"])[0], _qr_bases(mb[None], ["b"])[0]
+    qa, qb = _qr_basis(ma, "a"), _qr_basis(mb, "b")
     if qa.shape[1] < qb.shape[1]:
         qa, qb = qb, qa
     m = qa.T @ qb

@@ -78,7 +78,7 @@ def _feature_list(features: object, name: str) -> list[torch.Tensor]:
     for i, f in enumerate(features):
         if isinstance(f, np.ndarray):
             f = torch.from_numpy(f)
-        out.append(_checks.tensor(f, f"{name}[{i}]", ndim=2))
+        out.append(_checks.tensor(f, f"{name}[{i}]", ndim=2, finite=False))  # finiteness: see _ridge_scores
     return out
 
 
@@ -98,6 +98,20 @@ def _ridge_scores(features_train: list[torch.Tensor], targets: torch.Tensor, fea
     n, n_test = ftr[0].shape[0], fte[0].shape[0]
     if targets.shape[0] != n:
         raise ValueError(f"the targets need one row per training sample ({n}), got {targets.shape[0]}")
+    inputs = {**{f"features_train[{i}]": a for i, a in enumerate(ftr)},
+              **{f"features_test[{i}]": b for i, b in enumerate(fte)}}
+    try:
+        scores = _ridge_solve(ftr, targets, fte, lam, n, n_test)
+    except torch.linalg.LinAlgError:  # a non-finite feature can make the Gram matrix indefinite
+        _checks.blame_non_finite(**inputs)
+        raise
+    # Non-finite features make the scores non-finite: checking the small result instead of every
+    # feature matrix saves a pass over all the features (the largest arrays in a probe).
+    return _checks.finite_output(scores, "the ridge probe", **inputs)
+
+
+def _ridge_solve(ftr: list[torch.Tensor], targets: torch.Tensor, fte: list[torch.Tensor], lam: float,
+                 n: int, n_test: int) -> torch.Tensor:
     preds = []
     for i, (a, b) in enumerate(zip(ftr, fte)):
         if a.shape[0] != n or b.shape[0] != n_test:

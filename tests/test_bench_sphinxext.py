@@ -20,7 +20,7 @@ def test_chapter_table_flags_budget_and_errors():
 
 
 def test_micro_benchmarks_agree_with_the_reference(monkeypatch):
-    monkeypatch.setattr(bench, "_timeit", lambda fn, min_time=0.1: (fn(), 1e-3)[1])
+    monkeypatch.setattr(bench, "_timeit", lambda fn, number: (fn(), 1e-3)[1])
     rows = bench.micro(paper=False)  # each case asserts that sslbook and the reference agree
     assert {r["function"] for r in rows} == {"info_nce", "barlow_twins", "vicreg", "coding_rate", "principal_angles",
                                              "linear_probe", "knn", "ridge_probe"}

@@ -237,3 +237,17 @@ def test_checks_on_large_finite_tensors_do_not_false_alarm():
     x[3, 3] = float("nan")
     with pytest.raises(ValueError, match="x contains NaN"):
         _checks.tensor(x, "x")
+
+
+def test_array_check_fast_path_and_fallback():
+    import numpy as np
+
+    from sslbook import _checks
+
+    big = np.full((4, 4), 1e308)  # finite, but the sum overflows: the full check must clear it
+    assert _checks.array(big, "big") is not None
+    for bad in (np.nan, np.inf, -np.inf):
+        a = np.ones((3, 3))
+        a[1, 2] = bad
+        with pytest.raises(ValueError, match="a contains NaN"):
+            _checks.array(a, "a")

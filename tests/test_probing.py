@@ -1,5 +1,7 @@
 """Per-layer probes: ridge probe vs a slow primal reference, logistic probe, monitors, modes."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -156,3 +158,17 @@ def test_ridge_scores_primal_and_dual_agree_with_reference(width):
     t = torch.randn(n, 3, generator=gen(13), dtype=torch.float64)
     got = probing._ridge_scores([a], t, [b], 0.3)[0].numpy()
     np.testing.assert_allclose(got, slow_ridge_predict(a, t, b, 0.3), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("where", ["features_train[1]", "features_test[0]"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_ridge_names_a_non_finite_layer(where, value):
+    """Finiteness is checked on the scores; the error still names the layer that holds the bad entry."""
+    ftr = [torch.randn(40, 5, generator=gen(1), dtype=torch.float64), torch.randn(40, 60, generator=gen(2), dtype=torch.float64)]
+    fte = [torch.randn(30, 5, generator=gen(3), dtype=torch.float64), torch.randn(30, 60, generator=gen(4), dtype=torch.float64)]
+    (ftr if where.startswith("features_train") else fte)[int(where[-2])][7, 2] = value
+    y, yt = torch.arange(40) % 3, torch.arange(30) % 3
+    with pytest.raises(ValueError, match=re.escape(where) + " contains NaN"):
+        probing.ridge_probe_accuracy(ftr, y, fte, yt)
+    with pytest.raises(ValueError, match=re.escape(where) + " contains NaN"):
+        probing.ridge_probe_r2(ftr, torch.randn(40, 2, dtype=torch.float64), fte, torch.randn(30, 2, dtype=torch.float64))
