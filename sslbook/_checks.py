@@ -70,6 +70,13 @@ def blame_non_finite(**inputs: torch.Tensor) -> None:
 
 def array(x: object, name: str, ndim: int | Sequence[int] | None = None, finite: bool = True) -> np.ndarray:
     """Convert ``x`` (array-like or tensor) to a float64 NumPy array and check it."""
+    if type(x) is np.ndarray and x.dtype == np.float64:  # the common case, without conversions
+        if ndim is not None and x.ndim != ndim and (isinstance(ndim, int) or x.ndim not in tuple(ndim)):
+            want = " or ".join(str(d) for d in ((ndim,) if isinstance(ndim, int) else tuple(ndim)))
+            raise ValueError(f"{name} must have {want} dimensions, got shape {x.shape}")
+        if finite and not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or infinite entries")
+        return x
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     if isinstance(x, (str, bytes)) or x is None:
