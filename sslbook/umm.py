@@ -228,8 +228,8 @@ class UMM:
         self.second_order = second_order
         self._late = torch.nn.Sequential(*model.layers[n_early:])
         self._names = [name for name, _ in self._late.named_parameters()]
-        self.inner_optimizer = torch.optim.Adam(self.late_parameters, lr=self.lr)
-        self.outer_optimizer = torch.optim.Adam(self.late_parameters, lr=self.lr)
+        self.inner_optimizer = train.make_optimizer("adam", self.late_parameters, self.lr)
+        self.outer_optimizer = train.make_optimizer("adam", self.late_parameters, self.lr)
 
     def early(self, x: torch.Tensor) -> torch.Tensor:
         """Frozen early features :math:`h^e` of ``x`` (no gradient)."""

@@ -110,3 +110,40 @@ def test_minibatches_cover_each_epoch():
     with pytest.raises(ValueError, match="batch_size"):
         next(train.minibatches(10, 11))
     assert np.all(np.diff(sorted(next(train.minibatches(3, 3)).tolist())) == 1)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_make_optimizer_fused_matches_the_loop_implementation(name):
+    from sslbook.train import make_optimizer
+
+    torch.manual_seed(0)
+    w0 = torch.randn(5, 3, dtype=torch.float64)
+    x = torch.randn(20, 5, dtype=torch.float64)
+    finals = []
+    for fused in (True, False):
+        w = torch.nn.Parameter(w0.clone())
+        opt = make_optimizer(name, [w], lr=0.05, weight_decay=0.01)
+        if not fused:
+            cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+            opt = cls([w], lr=0.05, weight_decay=0.01, foreach=False)
+        else:
+            assert opt.defaults["fused"]
+        for _ in range(10):
+            opt.zero_grad()
+            (x @ w).pow(2).mean().backward()
+            opt.step()
+        finals.append(w.detach().clone())
+    torch.testing.assert_close(finals[0], finals[1], rtol=1e-10, atol=1e-12)
+
+
+def test_make_optimizer_validates():
+    from sslbook.train import make_optimizer
+
+    p = [torch.nn.Parameter(torch.zeros(2))]
+    with pytest.raises(ValueError, match="optimizer"):
+        make_optimizer("lbfgs", p, lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        make_optimizer("adam", p, lr=-1.0)
+    with pytest.raises(ValueError, match="empty"):
+        make_optimizer("sgd", [], lr=0.1)
+    assert isinstance(make_optimizer("sgd", p, lr=0.1, momentum=0.9), torch.optim.SGD)
