@@ -6,6 +6,7 @@
     python -m sslbook.bench --chapters foundations memorization --no-rebuild
     python -m sslbook.bench --micro             # sslbook's hot functions vs the best vectorised form
     python -m sslbook.bench --compare OLD.json NEW.json   # two results side by side
+    python -m sslbook.bench --markdown RESULT.json        # a result as Markdown (for the status page)
     python -m sslbook.bench --to-scripts DIR    # write the chapters as plain .py scripts (for a machine
                                                 # without Jupyter, e.g. a GPU box), then there:
     python -m sslbook.bench --scripts DIR       # run those scripts, timing each
@@ -368,6 +369,30 @@ def compare(old: dict, new: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(result: dict) -> str:
+    """A result (JSON written by this command) as Markdown tables, for the status page."""
+    meta = result.get("meta", {})
+    out = [f"Commit `{meta.get('commit', '?')}`, {meta.get('time', '?')}, scale `{meta.get('scale', '?')}`, "
+           f"{meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}.", ""]
+    if "chapters" in result:
+        out += ["| chapter | wall s | peak MiB | budget s | ratio | claims |", "|---|---:|---:|---:|---:|---:|"]
+        budget = BUDGET_S if meta.get("scale") == "book" else None
+        for r in result["chapters"]:
+            ratio = f"{r['seconds'] / budget:.2f}" if budget else ""
+            out.append(f"| {r['chapter']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {f'{budget:.0f}' if budget else ''} | {ratio} | "
+                       f"{r.get('claims', 0)}{' (error)' if r.get('error') else ''} |")
+        out.append(f"| **whole book** | **{result['total_s']:.1f}** | | {BOOK_TARGET_S:.0f} | "
+                   f"{result['total_s'] / BOOK_TARGET_S:.2f} | |")
+        if "cached_rebuild_s" in result:
+            out += ["", f"Cached rebuild (`jupyter-book build . --all`, warm execution cache): "
+                        f"{result['cached_rebuild_s']:.1f} s (target {REBUILD_TARGET_S:.0f} s)."]
+    if "micro" in result:
+        out += ["| function | size | sslbook µs | reference µs | ratio |", "|---|---|---:|---:|---:|"]
+        out += [f"| `{r['function']}` | {r['size']} | {r['sslbook_us']:.0f} | {r['reference_us']:.0f} | {r['ratio']:.2f} |"
+                for r in result["micro"]]
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to-scripts", type=Path, help="write the chapters as .py scripts into this folder and stop")
     parser.add_argument("--scripts", type=Path, help="run the .py chapter scripts in this folder instead of notebooks")
     parser.add_argument("--json", type=Path, help="where to write the results")
+    parser.add_argument("--markdown", type=Path, metavar="RESULT",
+                        help="print a result written by this command as Markdown tables and stop")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"),
                         help="compare two results written by this command and stop")
     parser.add_argument("--_notebook", help=argparse.SUPPRESS)
@@ -391,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_run_script(args._script)))
         return 0
 
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     if args.compare:
         old, new = (json.loads(p.read_text()) for p in args.compare)
         print(compare(old, new))

@@ -67,3 +67,11 @@ def test_compare_two_results():
     text = bench.compare(old, new)
     assert "0.50" in text and "0.75" in text  # x halved, the total dropped by a quarter
     assert "y" in text and "nan" in text  # a chapter missing from the old run is shown without a ratio
+
+
+def test_markdown_of_a_result():
+    result = {"meta": {"commit": "abc", "scale": "book"}, "chapters": [ROW], "total_s": 12.0, "cached_rebuild_s": 9.5,
+              "micro": [{"function": "info_nce", "size": "n=8", "sslbook_us": 10.0, "reference_us": 9.0, "ratio": 1.11}]}
+    text = bench.markdown(result)
+    assert "| foundations | 12.0 | 300 | 90 | 0.13 | 11 |" in text
+    assert "whole book" in text and "9.5 s" in text and "| `info_nce` | n=8 | 10 | 9 | 1.11 |" in text
