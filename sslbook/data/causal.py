@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import _checks
+from ._base import ClassMeans, Samples
 
 __all__ = ["CausalView", "CausalData", "causal_data"]
 
@@ -95,7 +96,7 @@ class CausalView:
 
 
 @dataclass(frozen=True)
-class CausalData:
+class CausalData(Samples, ClassMeans):
     """A sample of the causal model and its ground truth.
 
     Attributes
@@ -130,21 +131,6 @@ class CausalData:
     def mixing(self) -> torch.Tensor:
         """The orthogonal mixing matrix :math:`Q`, shape ``(d, d)``."""
         return self.view.mixing
-
-    @property
-    def n(self) -> int:
-        """Number of samples."""
-        return self.x.shape[0]
-
-    @property
-    def d(self) -> int:
-        """Input dimension."""
-        return self.x.shape[1]
-
-    @property
-    def k(self) -> int:
-        """Number of classes."""
-        return self.means.shape[0]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> "CausalData":
         """``n`` new instances of the same model (same class means, mixing and view), e.g. a test set.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import _checks
+from ._base import Samples
 
 __all__ = ["HiddenFeatureData", "hidden_feature_data", "noisy_views", "HIDDEN_KINDS", "NOISE_KINDS"]
 
@@ -30,7 +31,7 @@ NOISE_KINDS = ("isotropic", "shared")
 
 
 @dataclass(frozen=True)
-class HiddenFeatureData:
+class HiddenFeatureData(Samples):
     r"""A sample of the four-cluster hidden-feature model and its ground truth.
 
     Attributes
@@ -59,16 +60,6 @@ class HiddenFeatureData:
     tau: float
     noise: float
     hidden: str
-
-    @property
-    def n(self) -> int:
-        """Number of samples."""
-        return self.x.shape[0]
-
-    @property
-    def d(self) -> int:
-        """Ambient dimension."""
-        return self.x.shape[1]
 
     @property
     def sign(self) -> torch.Tensor:

@@ -21,12 +21,13 @@ from typing import Sequence
 import torch
 
 from .. import _checks
+from ._base import Samples
 
 __all__ = ["PlantedViews", "planted_subspace_views"]
 
 
 @dataclass(frozen=True)
-class PlantedViews:
+class PlantedViews(Samples):
     """Anchors, positives and negatives drawn from the planted-subspace model, with its ground truth.
 
     Attributes
@@ -55,16 +56,6 @@ class PlantedViews:
     nuisance_basis: torch.Tensor
     semantic_std: torch.Tensor
     mean: torch.Tensor
-
-    @property
-    def n(self) -> int:
-        """Number of anchors."""
-        return self.x.shape[0]
-
-    @property
-    def d(self) -> int:
-        """Ambient dimension."""
-        return self.x.shape[1]
 
     @property
     def stacked(self) -> torch.Tensor:

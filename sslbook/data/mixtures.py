@@ -18,6 +18,7 @@ import torch
 
 from .. import _checks
 from ..geometry import orthonormalize, random_frame
+from ._base import ClassMeans, Samples
 
 __all__ = [
     "Mixture", "gaussian_mixture", "between_class_scatter", "lda_directions", "fisher_subspace",
@@ -26,7 +27,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Mixture:
+class Mixture(Samples, ClassMeans):
     """A sample of a Gaussian mixture and its ground truth.
 
     Attributes
@@ -48,21 +49,6 @@ class Mixture:
     means: torch.Tensor
     cov: torch.Tensor
     weights: torch.Tensor | None = None
-
-    @property
-    def n(self) -> int:
-        """Number of samples."""
-        return self.x.shape[0]
-
-    @property
-    def d(self) -> int:
-        """Ambient dimension."""
-        return self.x.shape[1]
-
-    @property
-    def k(self) -> int:
-        """Number of components."""
-        return self.means.shape[0]
 
     def fisher_subspace(self) -> torch.Tensor:
         """Orthonormal basis ``(d, m)`` (float64) of the mixture's Fisher subspace; see

@@ -18,6 +18,7 @@ import torch
 
 from .. import _checks
 from ..geometry import orthonormalize, random_frame
+from ._base import ClassMeans
 from .mixtures import Mixture, _covariance, _means, _sym_power, _weights, fisher_subspace, gaussian_mixture
 
 __all__ = ["PositivePairs", "SameComponentPairs", "PairedSample", "TwoModalityMixture", "two_modality_mixture"]
@@ -46,7 +47,7 @@ class PositivePairs:
         return self.x1.shape[0]
 
 
-class SameComponentPairs:
+class SameComponentPairs(ClassMeans):
     r"""Positive pairs of :math:`\sum_j \pi_j \mathcal N(\mu_j, \Sigma)`: two independent draws from
     one component.
 
@@ -75,11 +76,6 @@ class SameComponentPairs:
         self.weights = _weights(weights, self.means.shape[0])
         self.redraw = _checks.probability(redraw, "redraw")
         self._cache: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    @property
-    def k(self) -> int:
-        """Number of components."""
-        return self.means.shape[0]
 
     @property
     def d(self) -> int:
