@@ -55,9 +55,9 @@ def _mathjax_static_dir() -> Path:
 
 
 def _config_inited(app, config) -> None:
-    static = str(_mathjax_static_dir())
-    if static not in config.html_static_path:
-        config.html_static_path.append(static)
+    for static in (str(_mathjax_static_dir()), str(Path(__file__).resolve().parent / "_static")):
+        if static not in config.html_static_path:
+            config.html_static_path.append(static)
     config.mathjax_path = MATHJAX_FILE
     # The theme follows the reader's light/dark setting; without this its script logs
     # "Got invalid theme mode" to the console on a reader's first visit.
@@ -371,6 +371,7 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     _patch_myst_nb_cache()
     app.connect("config-inited", _config_inited)
+    app.add_css_file("sslbook.css")  # from sslbook/_static, added to html_static_path above
     app.connect("html-page-context", _page_context, priority=502)
     app.add_node(claims_ledger)
     app.add_directive("claims-ledger", ClaimsLedgerDirective)
