@@ -204,7 +204,8 @@ def stale_build_reason(html: Path, root: Path | None = None) -> str | None:
     index = html / "index.html"
     if not index.exists():
         return f"the book is not built ({index} missing): run `jupyter-book build .` first"
-    built = index.stat().st_mtime
+    # Sphinx rewrites .buildinfo on every build; index.html (a redirect) only when it changes.
+    built = max(p.stat().st_mtime for p in (index, html / ".buildinfo") if p.exists())
     sources = [root / "_toc.yml", root / "_config.yml", *sorted((root / "book").glob("*.md"))]
     newer = [p.name for p in sources if p.exists() and p.stat().st_mtime > built]
     if newer:
