@@ -108,21 +108,13 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
     """
     if not callable(step):
         raise TypeError("step must be callable")
-    params = [p for p in parameters]
-    if not params:
-        raise ValueError("parameters is empty: nothing to optimise")
+    opt = make_optimizer(optimizer, parameters, lr, weight_decay=weight_decay, momentum=momentum)  # validates them
     steps = _checks.integer(steps, "steps", minimum=1)
-    lr = _checks.positive(lr, "lr")
-    _checks.choice(optimizer, "optimizer", OPTIMIZERS)
-    weight_decay = _checks.positive(weight_decay, "weight_decay", allow_zero=True)
-    momentum = _checks.positive(momentum, "momentum", allow_zero=True)
     every = _checks.integer(every, "every", minimum=1)
     monitor = dict(monitor or {})
     for name, fn in monitor.items():
         if not callable(fn):
             raise TypeError(f"monitor[{name!r}] must be callable")
-    opt = make_optimizer(optimizer, params, lr, weight_decay=weight_decay, momentum=momentum)
-
     hist = History()
 
     def observe(t: int) -> None:
