@@ -52,8 +52,7 @@ def finite_output(value: torch.Tensor, what: str, **inputs: torch.Tensor) -> tor
     first non-finite one is named in the ``ValueError``; if they are all finite the result
     overflowed, and the error says so.
     """
-    value_ = value.detach()
-    ok = math.isfinite(value_.item()) if value_.numel() == 1 else bool(torch.isfinite(value_).all())
+    ok = math.isfinite(value.item()) if value.numel() == 1 else bool(torch.isfinite(value.detach()).all())
     if not ok:
         blame_non_finite(**inputs)
         raise ValueError(f"{what} is not finite although its inputs are: the computation overflowed "
