@@ -30,8 +30,11 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
+
+from .claims import MIME_TYPE
 
 BUDGET_S = 90.0
 BOOK_TARGET_S = 360.0
@@ -65,9 +68,16 @@ def _run_notebook(path: str) -> dict:
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     wall = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    claims = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                 if "application/vnd.sslbook.claim+json" in (o.get("data") or {}))
-    return {"seconds": wall, "peak_mib": peak_kib / 1024, "claims": claims, "error": error}
+    found = [o["data"][MIME_TYPE] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if MIME_TYPE in (o.get("data") or {})]
+    measured = [_measured(json.loads(r) if isinstance(r, str) else r) for r in found]
+    return {"seconds": wall, "peak_mib": peak_kib / 1024, "claims": len(found), "error": error,
+            "measured": measured}
+
+
+def _measured(record: dict) -> dict:
+    """What a run keeps of a checked claim: its key, the measured value and the check."""
+    return {k: record.get(k) for k in ("key", "value", "op", "threshold", "passed")}
 
 
 def _run_script(path: str) -> dict:
@@ -101,6 +111,7 @@ def _run_script(path: str) -> dict:
 
     out["claims"] = len(_claims.records())
     out["claims_failed"] = sum(not r.passed for r in _claims.records())
+    out["measured"] = [_measured(asdict(r)) for r in _claims.records()]
     return out
 
 

@@ -23,6 +23,11 @@
   dropped (sphinx-thebe's ``const`` declared twice is a SyntaxError on every page under Sphinx
   7.4), the page gets an inline favicon (no request for a missing ``/favicon.ico``) and the
   theme's default mode is ``auto`` (it follows the reader's light/dark setting).
+* **A cache that knows sslbook.** The execution cache (``execute_notebooks: cache``) is keyed on
+  each chapter's code, so after an edit of ``sslbook`` alone an incremental build would show
+  outputs, figures and claims computed by the old package. The cache folder keeps a digest of the
+  package's sources (:data:`SOURCE_STAMP`); when it differs from the installed ``sslbook``, the
+  cache is emptied and every chapter re-read and re-executed (:func:`_refresh_execution_cache`).
 * **Executed notebooks from the cache.** myst-nb 1.4 writes a cached chapter to
   ``jupyter_execute`` without its outputs; :func:`_patch_myst_nb_cache` fixes that, so the
   claims ledger and the notebooks are complete in builds that reuse the execution cache.
@@ -30,8 +35,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +50,7 @@ from .claims import MIME_TYPE, _fmt, _op_text
 MATHJAX_FILE = "mathjax/es5/tex-chtml.js"
 NOTEBOOK_DIR = "_notebooks"  # the chapters' notebooks, under the HTML output folder
 SETUP_TAG = "sslbook-setup"  # tag of the set-up cell prepended to every downloadable notebook
+SOURCE_STAMP = "sslbook-source.sha256"  # in the execution cache: the sslbook its entries were run with
 
 
 def _mathjax_static_dir() -> Path:
@@ -147,11 +155,57 @@ def _merge(app, env, docnames, other) -> None:
     env.sslbook_ledger_docs = set(getattr(env, "sslbook_ledger_docs", set())) | set(getattr(other, "sslbook_ledger_docs", set()))
 
 
+# Modules of the package that chapters do not run: changing them does not change a chapter's outputs.
+TOOL_MODULES = ("bench.py", "editions.py", "pytest_plugin.py", "sphinxext.py")
+
+
+def package_digest() -> str:
+    """SHA-256 of the sources of ``sslbook`` that chapters run (its ``.py`` files, names included,
+    less :data:`TOOL_MODULES`)."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.py") if p.relative_to(root).as_posix() not in TOOL_MODULES):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _refresh_execution_cache(cache: Path, digest: str) -> bool:
+    """Empty the execution cache folder ``cache`` unless it was filled with the sslbook whose
+    digest is ``digest``; leave the digest in it. Returns whether it was emptied (a missing or
+    empty folder counts as fresh; a cache without a digest, as stale)."""
+    stamp = cache / SOURCE_STAMP
+    if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == digest:
+        return False
+    stale = cache.is_dir() and any(p.name != SOURCE_STAMP for p in cache.iterdir())
+    if stale:
+        shutil.rmtree(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest + "\n", encoding="utf-8")
+    return stale
+
+
+def _builder_inited(app) -> None:
+    """After myst-nb has set up its configuration: drop cached executions made with another sslbook."""
+    config = getattr(app.env, "mystnb_config", None)
+    app.env.sslbook_reexecute = False
+    if config is None or config.execution_mode != "cache" or not config.execution_cache_path:
+        return
+    if _refresh_execution_cache(Path(config.execution_cache_path), package_digest()):
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).info("sslbook changed since the chapters were cached: re-executing them")
+        app.env.sslbook_reexecute = True
+
+
 def _outdated(app, env, added, changed, removed):
+    redo = set()
+    if getattr(env, "sslbook_reexecute", False):  # the cache was emptied: re-read every notebook
+        redo = {doc for doc in env.all_docs if doc not in removed and _is_notebook_page(app, doc)}
     # The ledger page must be rewritten whenever any chapter was re-read.
-    if added or changed or removed:
-        return sorted(getattr(env, "sslbook_ledger_docs", set()) - set(added) - set(changed))
-    return []
+    if added or changed or removed or redo:
+        redo |= getattr(env, "sslbook_ledger_docs", set())
+    return sorted(redo - set(added) - set(changed))
 
 
 def _table(rows: list[list[str]], header: list[str], widths: list[int]) -> nodes.table:
@@ -371,6 +425,7 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     _patch_myst_nb_cache()
     app.connect("config-inited", _config_inited)
+    app.connect("builder-inited", _builder_inited, priority=900)  # after myst-nb's (priority 500)
     app.add_css_file("sslbook.css")  # from sslbook/_static, added to html_static_path above
     app.connect("html-page-context", _page_context, priority=502)
     app.add_node(claims_ledger)

@@ -75,3 +75,22 @@ def test_markdown_of_a_result():
     text = bench.markdown(result)
     assert "| foundations | 12.0 | 300 | 90 | 0.13 | 11 |" in text
     assert "whole book" in text and "9.5 s" in text and "| `info_nce` | n=8 | 10 | 9 | 1.11 |" in text
+
+
+def test_execution_cache_is_emptied_when_sslbook_changes(tmp_path):
+    cache = tmp_path / ".jupyter_cache"
+    digest = sphinxext.package_digest()
+    assert len(digest) == 64 and digest == sphinxext.package_digest()
+    # A missing cache is fresh: nothing to empty, but the digest is left for the next build.
+    assert not sphinxext._refresh_execution_cache(cache, digest)
+    assert (cache / sphinxext.SOURCE_STAMP).read_text().strip() == digest
+    (cache / "global.db").write_text("entries")
+    assert not sphinxext._refresh_execution_cache(cache, digest)  # same sslbook: kept
+    assert (cache / "global.db").exists()
+    assert sphinxext._refresh_execution_cache(cache, "0" * 64)  # another sslbook: emptied
+    assert sorted(p.name for p in cache.iterdir()) == [sphinxext.SOURCE_STAMP]
+    # A cache filled before digests were kept counts as stale.
+    (cache / sphinxext.SOURCE_STAMP).unlink()
+    (cache / "global.db").write_text("entries")
+    assert sphinxext._refresh_execution_cache(cache, digest)
+    assert not (cache / "global.db").exists()
