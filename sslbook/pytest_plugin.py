@@ -145,13 +145,14 @@ class ChapterCheck(pytest.Item):
         self.user_properties.append(("chapter_seconds", elapsed))
         self.user_properties.append(("claims", len(records)))
         problems = []
-        from sslbook.claims import _holds
+        from sslbook.claims import check_record
 
         for r in records:
-            holds = _holds(float(r["value"]), r["op"], r["threshold"])
-            if holds != bool(r["passed"]) or not holds:
-                problems.append(f"claim {r['key']!r}: value {r['value']} {r['op']} {r['threshold']} recorded as "
-                                f"passed={r['passed']}")
+            problems.extend(check_record(r))
+        keys = [r.get("key") for r in records]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            problems.append(f"claim keys used more than once: {dup}")
         if not records:
             problems.append("the chapter checks no claim through sslbook.claims.claim")
         b = budget_s()

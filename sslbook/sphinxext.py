@@ -45,7 +45,7 @@ from typing import Any
 from docutils import nodes
 from docutils.parsers.rst import Directive
 
-from .claims import MIME_TYPE, _fmt, _op_text
+from .claims import MIME_TYPE, format_threshold as _op_text, format_value as _fmt
 
 MATHJAX_FILE = "mathjax/es5/tex-chtml.js"
 NOTEBOOK_DIR = "_notebooks"  # the chapters' notebooks, under the HTML output folder
