@@ -1,7 +1,13 @@
 """Input validation shared by every public function of :mod:`sslbook`.
 
-Each check raises ``TypeError`` (wrong type) or ``ValueError`` (wrong shape, value or
-non-finite entries) with a message that names the offending argument.
+Each check raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape, value,
+device or non-finite entries) with a message that names the offending argument. Public functions
+call them once, at their boundary; the computation behind it is not checked again.
+
+What every tensor check rejects (issue 20): a non-tensor, a tensor on the ``meta`` device (it holds
+no values), complex, integer and bool dtypes where real numbers are expected, and half precision
+(``float16``/``bfloat16``: the losses, factorisations and probes need float32 or float64). Two
+tensors that meet in one computation must share their device and dtype (:func:`compatible`).
 """
 
 from __future__ import annotations
@@ -12,20 +18,38 @@ from typing import Sequence
 import numpy as np
 import torch
 
+#: The floating dtypes the package computes in.
+FLOATS = (torch.float32, torch.float64)
+#: Largest exactly representable integer label (labels are float64 on their way through NumPy).
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _want(ndim: int | Sequence[int]) -> tuple[int, ...]:
+    return (ndim,) if isinstance(ndim, int) else tuple(ndim)
+
+
+def _dtype_error(x: torch.Tensor, name: str) -> TypeError:
+    if x.is_complex():
+        return TypeError(f"{name} must be real, got the complex dtype {x.dtype}")
+    if x.is_floating_point():
+        return TypeError(f"{name} must be float32 or float64, got {x.dtype} (half precision is too coarse "
+                         f"for these computations; convert with .float())")
+    return TypeError(f"{name} must be a floating-point tensor (float32 or float64), got dtype {x.dtype}")
+
 
 def tensor(x: object, name: str, ndim: int | Sequence[int] | None = None, finite: bool = True,
            floating: bool = True) -> torch.Tensor:
-    """Check that ``x`` is a torch tensor with ``ndim`` dimensions and finite float entries."""
+    """Check that ``x`` is a torch tensor with ``ndim`` dimensions and finite float32/float64 entries."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-        if x.ndim not in allowed:
-            want = " or ".join(str(a) for a in allowed)
-            raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
-    if floating and not torch.is_floating_point(x):
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if finite and torch.is_floating_point(x) and not _all_finite(x):
+    if x.is_meta:
+        raise ValueError(f"{name} is on the meta device: it has a shape but no values")
+    if ndim is not None and x.ndim not in _want(ndim):
+        want = " or ".join(str(a) for a in _want(ndim))
+        raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
+    if floating and x.dtype not in FLOATS:
+        raise _dtype_error(x, name)
+    if finite and x.is_floating_point() and not _all_finite(x):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return x
 
@@ -41,6 +65,50 @@ def _all_finite(x: torch.Tensor) -> bool:
         return True
     x = x.detach()
     return math.isfinite(x.sum().item()) or bool(torch.isfinite(x).all())
+
+
+def finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Check that the floating tensor ``x`` has no NaN or infinite entry (``ValueError`` naming it)."""
+    if not _all_finite(x):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    return x
+
+
+def compatible(**tensors: torch.Tensor) -> None:
+    """Check that tensors which meet in one computation share a device and a dtype.
+
+    ``ValueError`` (devices) or ``TypeError`` (dtypes) naming the first argument that differs from
+    the first one given.
+    """
+    items = iter(tensors.items())
+    first, t0 = next(items)
+    for name, t in items:
+        if t.device != t0.device:
+            raise ValueError(f"{first} and {name} must be on the same device, got {t0.device} and {t.device}")
+        if t.dtype != t0.dtype:
+            raise TypeError(f"{first} and {name} must have the same dtype, got {t0.dtype} and {t.dtype}")
+
+
+def pair(a: object, b: object, name_a: str = "z1", name_b: str = "z2", min_rows: int = 1) -> None:
+    """Check the two views of a batch: float tensors of one shape ``(n, k)``, ``n >= min_rows``,
+    ``k >= 1``, on one device with one dtype. Finiteness is left to the caller (a loss checks its
+    result with :func:`finite_output`, which names a non-finite input at a fraction of the cost)."""
+    tensor(a, name_a, ndim=2, finite=False)
+    tensor(b, name_b, ndim=2, finite=False)
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    compatible(**{name_a: a, name_b: b})
+    if a.shape[0] < min_rows:
+        raise ValueError(f"{name_a} and {name_b} need a batch of at least {min_rows} samples, got {a.shape[0]}")
+    if a.shape[1] < 1:
+        raise ValueError(f"{name_a} and {name_b} need at least one feature column, got shape {tuple(a.shape)}")
+
+
+def rows(x: torch.Tensor, name: str, minimum: int = 1, columns: int = 1) -> torch.Tensor:
+    """Check that a checked 2-D tensor has at least ``minimum`` rows and ``columns`` columns."""
+    if x.shape[0] < minimum or x.shape[1] < columns:
+        raise ValueError(f"{name} needs at least {minimum} row(s) and {columns} column(s), got shape {tuple(x.shape)}")
+    return x
 
 
 def finite_output(value: torch.Tensor, what: str, **inputs: torch.Tensor) -> torch.Tensor:
@@ -60,55 +128,123 @@ def finite_output(value: torch.Tensor, what: str, **inputs: torch.Tensor) -> tor
     return value
 
 
-def blame_non_finite(**inputs: torch.Tensor) -> None:
+def blame_non_finite(**inputs: object) -> None:
     """Raise ``ValueError`` naming the first input (in the order given) with a NaN or infinite entry."""
     for name, x in inputs.items():
-        if torch.is_floating_point(x) and not bool(torch.isfinite(x).all()):
+        if isinstance(x, torch.Tensor) and torch.is_floating_point(x) and not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} contains NaN or infinite entries")
+
+
+def unit_rows(z: torch.Tensor) -> torch.Tensor:
+    """Rows of ``z`` scaled to unit Euclidean length, exactly as for ``z`` times any positive number.
+
+    :func:`torch.nn.functional.normalize` clamps norms below ``1e-12`` (so rows of size ``1e-30``
+    collapse towards 0) and a float32 norm overflows above about ``1e19``. Dividing each row by its
+    largest absolute entry first (a per-row constant, detached: the normalised row does not depend
+    on it, so gradients are unchanged) brings every nonzero row to norm between 1 and ``sqrt(k)``.
+    Zero rows stay zero, as with ``normalize``.
+    """
+    m = z.detach().abs().amax(dim=1, keepdim=True)
+    m = torch.where(m > 0, m, torch.ones_like(m))
+    return torch.nn.functional.normalize(z / m, dim=1)
+
+
+def pow2_rescale(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Multiply NumPy arrays by one power of two that brings their largest absolute entry to [0.5, 1).
+
+    Multiplying by a power of two is exact (no rounding) over the whole float64 range, so a function
+    that rescales its inputs this way gives the same result for ``x`` and ``x * 2**j`` and treats
+    ``1e-30 * x`` like ``x``: absolute thresholds inside it become relative ones.
+    """
+    top = max((float(np.abs(a).max()) if a.size else 0.0) for a in arrays)
+    if top == 0.0 or not math.isfinite(top):
+        return arrays
+    e = math.frexp(top)[1]
+    return tuple(np.ldexp(a, -e) for a in arrays)
 
 
 def array(x: object, name: str, ndim: int | Sequence[int] | None = None, finite: bool = True) -> np.ndarray:
-    """Convert ``x`` (array-like or tensor) to a float64 NumPy array and check it."""
+    """Convert ``x`` (real array-like or tensor) to a float64 NumPy array and check it.
+
+    Complex, string and object arrays are refused (``TypeError``): NumPy would otherwise drop the
+    imaginary part or parse the strings.
+    """
     if type(x) is np.ndarray and x.dtype == np.float64:  # the common case, without conversions
-        if ndim is not None and x.ndim != ndim and (isinstance(ndim, int) or x.ndim not in tuple(ndim)):
-            want = " or ".join(str(d) for d in ((ndim,) if isinstance(ndim, int) else tuple(ndim)))
-            raise ValueError(f"{name} must have {want} dimensions, got shape {x.shape}")
-        if finite and not np.isfinite(x).all():
-            raise ValueError(f"{name} contains NaN or infinite entries")
-        return x
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"{name} must be an array or tensor, got {type(x).__name__}")
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numeric, got {type(x).__name__}") from None
-    if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-        if a.ndim not in allowed:
-            want = " or ".join(str(d) for d in allowed)
-            raise ValueError(f"{name} must have {want} dimensions, got shape {a.shape}")
+        a = x
+    else:
+        if isinstance(x, torch.Tensor):
+            if x.is_meta:
+                raise ValueError(f"{name} is on the meta device: it has a shape but no values")
+            if x.is_complex():
+                raise TypeError(f"{name} must be real, got the complex dtype {x.dtype}")
+            x = x.detach().to("cpu", torch.float64 if x.is_floating_point() else x.dtype).numpy()
+        if isinstance(x, (str, bytes)) or x is None:
+            raise TypeError(f"{name} must be an array or tensor, got {type(x).__name__}")
+        try:
+            raw = np.asarray(x)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a rectangular numeric array, got {type(x).__name__}") from None
+        if raw.dtype.kind == "c":
+            raise TypeError(f"{name} must be real, got the complex dtype {raw.dtype}")
+        if raw.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {raw.dtype}")
+        a = raw.astype(np.float64, copy=False)
+    if ndim is not None and a.ndim not in _want(ndim):
+        want = " or ".join(str(d) for d in _want(ndim))
+        raise ValueError(f"{name} must have {want} dimensions, got shape {a.shape}")
     if finite and not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or infinite entries")
     return a
 
 
 def labels(y: object, name: str, n: int | None = None) -> np.ndarray:
-    """Check an integer label vector of length ``n``; return it as an int64 NumPy array."""
+    """Check an integer label vector of length ``n``; return it as an int64 NumPy array.
+
+    Float labels are accepted when they are whole numbers within the int64 range; anything else
+    (fractions, NaN, values beyond int64, complex, strings) is refused.
+    """
     if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    a = np.asarray(y)
+        if y.is_meta:
+            raise ValueError(f"{name} is on the meta device: it has a shape but no values")
+        y = y.detach().cpu()
+        y = y.to(torch.float64).numpy() if y.is_floating_point() else y.numpy()
+    if isinstance(y, (str, bytes)) or y is None:
+        raise TypeError(f"{name} must be an array or tensor of integer labels, got {type(y).__name__}")
+    try:
+        a = np.asarray(y)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a one-dimensional array of integer labels") from None
     if a.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
-    if a.dtype.kind not in "iub":
-        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-            a = a.astype(np.int64)
-        else:
-            raise TypeError(f"{name} must hold integer labels, got dtype {a.dtype}")
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            raise TypeError(f"{name} must hold integer labels, got non-integer values of dtype {a.dtype}")
+        if a.size and float(np.abs(a).max()) >= 2.0**63:
+            raise ValueError(f"{name} holds labels beyond the int64 range")
+    elif a.dtype.kind == "u":
+        if a.size and int(a.max()) > _INT64_MAX:
+            raise ValueError(f"{name} holds labels beyond the int64 range")
+    elif a.dtype.kind not in "ib":
+        raise TypeError(f"{name} must hold integer labels, got dtype {a.dtype}")
     if n is not None and a.shape[0] != n:
         raise ValueError(f"{name} must have length {n} (one label per sample), got {a.shape[0]}")
     return a.astype(np.int64)
+
+
+def class_indices(*label_arrays: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Map checked label arrays to ``0 .. C - 1`` (``C`` the number of distinct labels among them).
+
+    Probes that build a one-hot or vote-count matrix use these indices, so their work grows with the
+    number of classes present, not with the largest label (a label ``10**9`` or ``-1`` is a class
+    like any other).
+    """
+    sizes = [len(a) for a in label_arrays]
+    classes, inverse = np.unique(np.concatenate(label_arrays), return_inverse=True)
+    out, start = [], 0
+    for s in sizes:
+        out.append(inverse[start:start + s].astype(np.int64))
+        start += s
+    return out, int(classes.size)
 
 
 def same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
@@ -121,10 +257,26 @@ def positive(x: object, name: str, allow_zero: bool = False) -> float:
     """Check a positive (or non-negative) finite real number."""
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    v = float(x)
+    try:
+        v = float(x)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got {x!r}") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}, got {x!r}")
+    return v
+
+
+def real(x: object, name: str) -> float:
+    """Check a finite real number (any sign)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    try:
+        v = float(x)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got {x!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {x!r}")
     return v
 
 
@@ -138,6 +290,13 @@ def integer(x: object, name: str, minimum: int | None = None, maximum: int | Non
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v
+
+
+def boolean(x: object, name: str) -> bool:
+    """Check a bool."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(x).__name__}")
+    return bool(x)
 
 
 def choice(x: object, name: str, options: Sequence[str]) -> str:
@@ -155,3 +314,19 @@ def probability(x: object, name: str) -> float:
     if v > 1:
         raise ValueError(f"{name} must lie in [0, 1], got {x!r}")
     return v
+
+
+def float_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
+    """Check a floating torch dtype the package computes in (float32 or float64)."""
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype, got {type(dtype).__name__}")
+    if dtype not in FLOATS:
+        raise TypeError(f"{name} must be torch.float32 or torch.float64, got {dtype}")
+    return dtype
+
+
+def work(count: float, limit: float, what: str) -> None:
+    """Refuse a request whose work (steps, matrix entries) exceeds ``limit``: ``ValueError`` saying
+    why (``what`` names the arguments at fault and what to change)."""
+    if not count <= limit:
+        raise ValueError(f"{what}: {count:.3g} exceeds the limit {limit:.3g}")

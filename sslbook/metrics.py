@@ -27,10 +27,17 @@ def _split(z_train, y_train, z_test, y_test):
     zte = _checks.array(z_test, "z_test", ndim=2)
     ytr = _checks.labels(y_train, "y_train", n=ztr.shape[0])
     yte = _checks.labels(y_test, "y_test", n=zte.shape[0])
+    if ztr.shape[0] < 2 or ztr.shape[1] < 1:
+        raise ValueError(f"z_train needs at least two rows and one column, got shape {ztr.shape}")
+    if zte.shape[0] < 1:
+        raise ValueError(f"z_test needs at least one row, got shape {zte.shape}")
     if ztr.shape[1] != zte.shape[1]:
         raise ValueError(f"z_train and z_test must have the same number of features, got {ztr.shape[1]} and {zte.shape[1]}")
     if ytr.min() == ytr.max():  # O(n), no sort
         raise ValueError("y_train must contain at least two classes")
+    # One exact power-of-two rescaling of both sets: the probes' thresholds become relative, so
+    # their accuracy does not change when the features are multiplied by 1e-30 or 1e30.
+    ztr, zte = _checks.pow2_rescale(ztr, zte)
     return ztr, ytr, zte, yte
 
 
@@ -53,7 +60,8 @@ def linear_probe_accuracy(z_train, y_train, z_test, y_test, c: float = 1.0, max_
     Returns
     -------
     float
-        Fraction of test samples classified correctly.
+        Fraction of test samples classified correctly. Invariant to multiplying both feature sets
+        by any power of two (and, up to rounding, by any positive number).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -84,15 +92,15 @@ def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5, metric: str = "co
     ztr, ytr, zte, yte = _split(z_train, y_train, z_test, y_test)
     k = _checks.integer(k, "k", minimum=1, maximum=ztr.shape[0])
     _checks.choice(metric, "metric", ("cosine", "euclidean"))
+    (itr, ite), n_classes = _checks.class_indices(ytr, yte)  # any integer labels, at most n classes
     a, b = torch.from_numpy(ztr), torch.from_numpy(zte)
     if metric == "cosine":  # larger score = nearer
-        score = torch.nn.functional.normalize(b, dim=1) @ torch.nn.functional.normalize(a, dim=1).T
+        score = _checks.unit_rows(b) @ _checks.unit_rows(a).T
     else:  # -|b - a|^2 up to a per-row constant
         score = 2.0 * (b @ a.T) - (a * a).sum(1)
-    votes = torch.from_numpy(ytr)[score.topk(k, dim=1).indices]  # (n_test, k)
-    n_classes = int(max(ytr.max(), yte.max())) + 1
+    votes = torch.from_numpy(itr)[score.topk(k, dim=1).indices]  # (n_test, k)
     counts = torch.nn.functional.one_hot(votes, n_classes).sum(1)  # (n_test, n_classes)
-    return float((counts.argmax(1).numpy() == yte).mean())
+    return float((counts.argmax(1).numpy() == ite).mean())
 
 
 def clustering_ari(z, y, n_clusters: int | None = None, seed: int = 0, n_init: int = 10) -> float:
@@ -116,10 +124,13 @@ def clustering_ari(z, y, n_clusters: int | None = None, seed: int = 0, n_init: i
 
     za = _checks.array(z, "z", ndim=2)
     ya = _checks.labels(y, "y", n=za.shape[0])
+    if za.shape[0] < 1 or za.shape[1] < 1:
+        raise ValueError(f"z needs at least one row and one column, got shape {za.shape}")
+    (za,) = _checks.pow2_rescale(za)  # exact: k-means' tolerances become relative
     if n_clusters is None:
         n_clusters = len(np.unique(ya))
     n_clusters = _checks.integer(n_clusters, "n_clusters", minimum=1, maximum=za.shape[0])
-    seed = _checks.integer(seed, "seed", minimum=0)
+    seed = _checks.integer(seed, "seed", minimum=0, maximum=2**32 - 1)
     km = KMeans(n_clusters=n_clusters, n_init=_checks.integer(n_init, "n_init", minimum=1), random_state=seed)
     return float(adjusted_rand_score(ya, km.fit_predict(za)))
 
@@ -138,28 +149,34 @@ def effective_rank(z, center: bool = False, eps: float = 1e-12) -> float:
     center
         Subtract the column means first (measures spread around the mean rather than around 0).
     eps
-        Singular values below ``eps`` times the largest are ignored.
+        Singular values below ``eps`` times the largest are ignored, ``0 <= eps < 1``.
     """
     a = _checks.array(z, "z", ndim=2)
+    center = _checks.boolean(center, "center")
+    e = _checks.positive(eps, "eps", allow_zero=True)
+    if e >= 1:
+        raise ValueError(f"eps must be < 1 (it is relative to the largest singular value), got {eps!r}")
+    (a,) = _checks.pow2_rescale(a)  # exact; keeps the SVD away from overflow and underflow
     if center:
         a = a - a.mean(0)
     s = np.linalg.svd(a, compute_uv=False)
     if s.size == 0 or s[0] <= 0:
         return 0.0
-    s = s[s > eps * s[0]]
+    s = s[s > e * s[0]]
     p = s / s.sum()
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
 def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
     r"""Alignment :math:`\mathbb{E}\|f(x) - f(x^+)\|^\alpha` of L2-normalised positive pairs
-    (Wang & Isola 2020). Shapes ``(n, k)``; returns a scalar tensor (lower is better)."""
-    _checks.tensor(z1, "z1", ndim=2)
-    _checks.tensor(z2, "z2", ndim=2)
-    _checks.same_shape(z1, z2, "z1", "z2")
+    (Wang & Isola 2020). Shapes ``(n, k)``, ``n >= 1``; returns a scalar tensor (lower is better).
+    Scale-free: rows are normalised after dividing by their largest entry."""
+    _checks.pair(z1, z2, "z1", "z2")
+    _checks.finite(z1, "z1")
+    _checks.finite(z2, "z2")
     a = _checks.positive(alpha, "alpha")
-    f1 = torch.nn.functional.normalize(z1, dim=1)
-    f2 = torch.nn.functional.normalize(z2, dim=1)
+    f1 = _checks.unit_rows(z1)
+    f2 = _checks.unit_rows(z2)
     return (f1 - f2).norm(dim=1).pow(a).mean()
 
 
@@ -168,10 +185,10 @@ def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     (Wang & Isola 2020). Shape ``(n, k)``, ``n >= 2``; returns a scalar tensor (lower is more
     uniform)."""
     _checks.tensor(z, "z", ndim=2)
-    if z.shape[0] < 2:
-        raise ValueError(f"z needs at least two rows, got {z.shape[0]}")
+    if z.shape[0] < 2 or z.shape[1] < 1:
+        raise ValueError(f"z needs at least two rows and one column, got shape {tuple(z.shape)}")
     tt = _checks.positive(t, "t")
-    f = torch.nn.functional.normalize(z, dim=1)
+    f = _checks.unit_rows(z)
     sq = torch.pdist(f).pow(2)
     return torch.logsumexp(-tt * sq, dim=0) - math.log(sq.numel())
 
@@ -182,6 +199,8 @@ _EPS = float(np.finfo(float).eps)
 def _check_basis(m: np.ndarray, name: str) -> None:
     if m.shape[1] == 0 or m.shape[0] < m.shape[1]:
         raise ValueError(f"{name} must have shape (d, p) with 1 <= p <= d, got {m.shape}")
+    if not np.abs(m).max() > 0:
+        raise ValueError(f"{name} is zero: its columns span no subspace")
 
 
 def _qr_basis(m: np.ndarray, name: str) -> np.ndarray:
@@ -200,8 +219,11 @@ def orthonormal_basis(a, name: str = "a") -> np.ndarray:
     Raises ``ValueError`` when the columns are linearly dependent: some diagonal entry of the
     triangular factor is then zero up to rounding (we test ``|R_jj| <= max(d, p) * eps * max_j |R_jj|``).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
     m = _checks.array(a, name, ndim=2)
     _check_basis(m, name)
+    (m,) = _checks.pow2_rescale(m)  # exact; the span does not change
     return _qr_basis(m, name)
 
 
@@ -228,7 +250,7 @@ def principal_angles(a, b) -> np.ndarray:
     _check_basis(mb, "b")
     if ma.shape[0] != mb.shape[0]:
         raise ValueError(f"a and b must live in the same ambient dimension, got {ma.shape[0]} and {mb.shape[0]}")
-    qa, qb = _qr_basis(ma, "a"), _qr_basis(mb, "b")
+    qa, qb = _qr_basis(_checks.pow2_rescale(ma)[0], "a"), _qr_basis(_checks.pow2_rescale(mb)[0], "b")
     if qa.shape[1] < qb.shape[1]:
         qa, qb = qb, qa
     m = qa.T @ qb
@@ -305,6 +327,7 @@ def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str
         and ``"reduction"`` (their difference), each a scalar tensor.
     """
     _checks.tensor(z, "z", ndim=2)
+    _checks.rows(z, "z")
     y = _checks.labels(labels, "labels", n=z.shape[0])
     e = _checks.positive(eps, "eps")
     n, k = z.shape
@@ -409,9 +432,14 @@ def coding_rate_reduction_soft(z: torch.Tensor, memberships: torch.Tensor, eps: 
         ``"expansion"``, ``"compression"`` and ``"reduction"``, each a scalar tensor.
     """
     _checks.tensor(z, "z", ndim=2)
+    _checks.rows(z, "z")
     _checks.tensor(memberships, "memberships", ndim=2)
+    if memberships.device != z.device:
+        raise ValueError(f"z and memberships must be on the same device, got {z.device} and {memberships.device}")
     e = _checks.positive(eps, "eps")
     n, k = z.shape
+    if memberships.shape[1] < 1:
+        raise ValueError(f"memberships needs at least one column (group), got shape {tuple(memberships.shape)}")
     if memberships.shape[0] != n:
         raise ValueError(f"memberships must have one row per row of z ({n}), got shape {tuple(memberships.shape)}")
     if bool((memberships < 0).any()) or not torch.allclose(memberships.sum(1), torch.ones_like(memberships[:, 0]), atol=1e-5):
@@ -444,7 +472,7 @@ def pair_coding_rate_reduction(z1: torch.Tensor, z2: torch.Tensor, eps: float = 
 
     This equals :func:`coding_rate_reduction` of the normalised ``Z`` with one label per sample
     (Qiang et al. 2024 use this pair partition; the decomposition is the book's). The alignment
-    term is 0 exactly when every pair is aligned (or antipodal: a group of two spans a line).
+    term is 0 exactly when every pair is aligned or antipodal (it sees cos^2 only; two vectors span a plane).
 
     Parameters
     ----------
@@ -460,17 +488,16 @@ def pair_coding_rate_reduction(z1: torch.Tensor, z2: torch.Tensor, eps: float = 
         (:math:`\tfrac12\log(1+2c)`), ``"compression"`` (alignment + constant) and
         ``"reduction"``, each a scalar tensor.
     """
-    _checks.tensor(z1, "z1", ndim=2)
-    _checks.tensor(z2, "z2", ndim=2)
-    _checks.same_shape(z1, z2, "z1", "z2")
+    _checks.pair(z1, z2, "z1", "z2")
+    _checks.finite(z1, "z1")
+    _checks.finite(z2, "z2")
     e = _checks.positive(eps, "eps")
     n, k = z1.shape
-    if n < 1 or k < 1:
-        raise ValueError(f"z1 and z2 need at least one row and one column, got shape {tuple(z1.shape)}")
-    if bool((z1.norm(dim=1) == 0).any()) or bool((z2.norm(dim=1) == 0).any()):
-        raise ValueError("z1 and z2 must have nonzero rows (they are normalised)")
-    f1 = torch.nn.functional.normalize(z1, dim=1)
-    f2 = torch.nn.functional.normalize(z2, dim=1)
+    for name, zz in (("z1", z1), ("z2", z2)):
+        if bool((zz.detach().abs().amax(dim=1) == 0).any()):  # not the norm: it underflows at 1e-30
+            raise ValueError(f"{name} must have nonzero rows (they are normalised)")
+    f1 = _checks.unit_rows(z1)
+    f2 = _checks.unit_rows(z2)
     c = k / (2.0 * e * e)
     kappa = c * c / (1.0 + 2.0 * c)
     cos = (f1 * f2).sum(1).clamp(-1.0, 1.0)

@@ -14,10 +14,16 @@ __all__ = ["LinearEncoder", "MLP", "projection_head", "ACTIVATIONS"]
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
 
-def _check_input(x: torch.Tensor, d_in: int) -> None:
-    _checks.tensor(x, "x", ndim=2, finite=False)
+def _check_input(x: torch.Tensor, d_in: int, weight: torch.Tensor, name: str = "x") -> None:
+    """Check a batch ``(n, d_in)`` of finite inputs on the device and in the dtype of ``weight``."""
+    _checks.tensor(x, name, ndim=2, finite=False)
     if x.shape[1] != d_in:
-        raise ValueError(f"x must have {d_in} features (shape (n, {d_in})), got shape {tuple(x.shape)}")
+        raise ValueError(f"{name} must have {d_in} features (shape (n, {d_in})), got shape {tuple(x.shape)}")
+    if x.device != weight.device:
+        raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{name} must have the model's dtype {weight.dtype}, got {x.dtype} (convert x or the model)")
+    _checks.finite(x, name)
 
 
 class LinearEncoder(nn.Module):
@@ -39,7 +45,7 @@ class LinearEncoder(nn.Module):
         super().__init__()
         self.d_in = _checks.integer(d_in, "d_in", minimum=1)
         self.d_out = _checks.integer(d_out, "d_out", minimum=1)
-        self.linear = nn.Linear(self.d_in, self.d_out, bias=bias)
+        self.linear = nn.Linear(self.d_in, self.d_out, bias=_checks.boolean(bias, "bias"))
         if init_std is not None:
             std = _checks.positive(init_std, "init_std")
             with torch.no_grad():
@@ -52,7 +58,7 @@ class LinearEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` ``(n, d_in)`` to ``(n, d_out)``."""
-        _check_input(x, self.d_in)
+        _check_input(x, self.d_in, self.linear.weight)
         return self.linear(x)
 
 
@@ -86,6 +92,9 @@ class MLP(nn.Module):
             raise ValueError(f"widths needs at least an input and an output width, got {list(widths)}")
         self.widths = [_checks.integer(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths)]
         _checks.choice(activation, "activation", tuple(ACTIVATIONS))
+        batch_norm = _checks.boolean(batch_norm, "batch_norm")
+        last_activation = _checks.boolean(last_activation, "last_activation")
+        bias = _checks.boolean(bias, "bias")
         blocks = []
         n = len(self.widths) - 1
         for i in range(n):
@@ -97,17 +106,24 @@ class MLP(nn.Module):
                 mods.append(ACTIVATIONS[activation]())
             blocks.append(nn.Sequential(*mods))
         self.layers = nn.ModuleList(blocks)
+        self.batch_norm = batch_norm and n > 1
+
+    def _input(self, x: torch.Tensor) -> None:
+        _check_input(x, self.widths[0], self.layers[0][0].weight)
+        if self.batch_norm and self.training and x.shape[0] < 2:
+            raise ValueError(f"x needs at least two rows in training mode (batch normalisation), got shape "
+                             f"{tuple(x.shape)}; call model.eval() to use the running statistics")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` ``(n, widths[0])`` to ``(n, widths[-1])``."""
-        _check_input(x, self.widths[0])
+        self._input(x)
         for block in self.layers:
             x = block(x)
         return x
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of every block, ``[h_1, ..., h_L]`` (the last is the network's output)."""
-        _check_input(x, self.widths[0])
+        self._input(x)
         out = []
         for block in self.layers:
             x = block(x)
@@ -118,4 +134,7 @@ class MLP(nn.Module):
 def projection_head(d_in: int, d_hidden: int, d_out: int, batch_norm: bool = True,
                     activation: str = "relu") -> MLP:
     """SimCLR-style two-layer projection head ``d_in -> d_hidden -> d_out``."""
+    d_in = _checks.integer(d_in, "d_in", minimum=1)
+    d_hidden = _checks.integer(d_hidden, "d_hidden", minimum=1)
+    d_out = _checks.integer(d_out, "d_out", minimum=1)
     return MLP([d_in, d_hidden, d_out], activation=activation, batch_norm=batch_norm)

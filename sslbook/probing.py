@@ -19,6 +19,7 @@ training inputs with their labels and evaluated on a held-out test set.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -56,8 +57,20 @@ def layer_features(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
     list of torch.Tensor
         ``[h_1, ..., h_L]``, ``h_l`` of shape ``(n, widths[l])``.
     """
+    return _features(model, x, "x")
+
+
+def _features(model: MLP, x: torch.Tensor, name: str) -> list[torch.Tensor]:
+    """:func:`layer_features` with the inputs' argument name for its messages."""
     _check_model(model)
-    _checks.tensor(x, "x", ndim=2)
+    _checks.tensor(x, name, ndim=2)
+    if x.shape[1] != model.widths[0]:
+        raise ValueError(f"{name} must have {model.widths[0]} features (the model's input width), got shape {tuple(x.shape)}")
+    weight = model.layers[0][0].weight
+    if x.device != weight.device:
+        raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{name} must have the model's dtype {weight.dtype}, got {x.dtype}")
     modes = [(m, m.training) for m in model.modules()]  # restored one by one: frozen blocks stay in eval mode
     model.eval()
     try:
@@ -77,8 +90,12 @@ def _feature_list(features: object, name: str) -> list[torch.Tensor]:
     out = []
     for i, f in enumerate(features):
         if isinstance(f, np.ndarray):
-            f = torch.from_numpy(f)
+            if f.dtype.kind not in "f":
+                raise TypeError(f"{name}[{i}] must be a floating-point array, got dtype {f.dtype}")
+            f = torch.from_numpy(np.asarray(f, dtype=np.float64))
         out.append(_checks.tensor(f, f"{name}[{i}]", ndim=2, finite=False))  # finiteness: see _ridge_scores
+        if f.shape[0] < 1 or f.shape[1] < 1:
+            raise ValueError(f"{name}[{i}] needs at least one row and one column, got shape {tuple(f.shape)}")
     return out
 
 
@@ -120,6 +137,10 @@ def _ridge_solve(ftr: list[torch.Tensor], targets: torch.Tensor, fte: list[torch
             raise ValueError(f"layer {i}: train and test features have different widths {a.shape[1]} and {b.shape[1]}")
         a = a.detach().to("cpu", torch.float64)
         b = b.detach().to("cpu", torch.float64)
+        top = float(a.abs().max()) if a.numel() else 0.0
+        if 0.0 < top < float("inf"):  # an exact power-of-two rescaling: the threshold below becomes relative
+            e = math.frexp(top)[1]
+            a, b = torch.ldexp(a, torch.tensor(-e)), torch.ldexp(b, torch.tensor(-e))
         mu, sd = a.mean(0), a.std(0)
         sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
         a, b = (a - mu) / sd, (b - mu) / sd
@@ -165,12 +186,17 @@ def ridge_probe_accuracy(features_train, y_train, features_test, y_test, lam: fl
     """
     ftr = _feature_list(features_train, "features_train")
     fte = _feature_list(features_test, "features_test")
-    ytr = torch.as_tensor(_checks.labels(y_train, "y_train", n=ftr[0].shape[0]))
-    yte = torch.as_tensor(_checks.labels(y_test, "y_test", n=fte[0].shape[0]))
-    if int(ytr.min()) == int(ytr.max()):
+    ytr_raw = _checks.labels(y_train, "y_train", n=ftr[0].shape[0])
+    yte_raw = _checks.labels(y_test, "y_test", n=fte[0].shape[0])
+    if ytr_raw.size < 2 or ytr_raw.min() == ytr_raw.max():
         raise ValueError("y_train must contain at least two classes")
+    if yte_raw.size < 1:
+        raise ValueError("y_test must hold at least one label (features_test needs at least one row)")
     lam = _checks.positive(lam, "lam")
-    n_classes = int(max(int(ytr.max()), int(yte.max()))) + 1
+    # Labels mapped to 0..C-1 (C distinct labels): negative labels work, and the one-hot matrix has
+    # C columns whatever the largest label.
+    (itr, ite), n_classes = _checks.class_indices(ytr_raw, yte_raw)
+    ytr, yte = torch.from_numpy(itr), torch.from_numpy(ite)
     onehot = torch.nn.functional.one_hot(ytr, n_classes).to(torch.float64)
     scores = _ridge_scores(ftr, onehot, fte, lam)  # (L, n_test, C)
     return (scores.argmax(-1) == yte).to(torch.float64).mean(-1).numpy()
@@ -206,6 +232,8 @@ def ridge_probe_r2(features_train, targets_train, features_test, targets_test, l
     lam = _checks.positive(lam, "lam")
     ftr = _feature_list(features_train, "features_train")
     fte = _feature_list(features_test, "features_test")
+    if ttr.shape[0] != ftr[0].shape[0]:
+        raise ValueError(f"targets_train needs one row per training sample ({ftr[0].shape[0]}), got {ttr.shape[0]}")
     mean = ttr.mean(0)
     pred = _ridge_scores(ftr, ttr - mean, fte, lam) + mean  # (L, n_test, t)
     if pred.shape[1] != tte.shape[0]:
@@ -243,8 +271,8 @@ def probe_layers(model: MLP, x_train: torch.Tensor, y_train, x_test: torch.Tenso
     """
     _check_model(model)
     _checks.choice(method, "method", PROBES)
-    ftr = layer_features(model, x_train)
-    fte = layer_features(model, x_test)
+    ftr = _features(model, x_train, "x_train")
+    fte = _features(model, x_test, "x_test")
     if method == "ridge":
         return ridge_probe_accuracy(ftr, y_train, fte, y_test, lam=lam)
     c = _checks.positive(c, "c")
