@@ -63,6 +63,7 @@ def _mean_logvar(mu: object, logvar: object) -> None:
     _checks.tensor(mu, "mu")
     _checks.tensor(logvar, "logvar")
     _checks.same_shape(mu, logvar, "mu", "logvar")
+    _checks.compatible(mu=mu, logvar=logvar)
     if mu.ndim < 1:
         raise ValueError("mu and logvar must have a latent dimension")
 
@@ -78,15 +79,13 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
         CPU generator for :math:`\varepsilon` (default: torch's global generator on ``mu``'s device).
     """
     _mean_logvar(mu, logvar)
-    return _reparam(mu, logvar, generator)
-
-
-def _reparam(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     if generator is None:
         eps = torch.randn_like(mu)
     else:
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
-    return mu + torch.exp(0.5 * logvar) * eps
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=generator.device).to(mu.device)
+    return _checks.finite_output(mu + torch.exp(0.5 * logvar) * eps, "reparameterize", mu=mu, logvar=logvar)
 
 
 def reconstruction_log_likelihood(x: torch.Tensor, out: torch.Tensor, likelihood: str = "bernoulli",
@@ -115,23 +114,23 @@ def reconstruction_log_likelihood(x: torch.Tensor, out: torch.Tensor, likelihood
     _checks.tensor(x, "x")
     _checks.tensor(out, "out")
     _checks.same_shape(x, out, "x", "out")
+    _checks.compatible(x=x, out=out)
+    if x.ndim < 1:
+        raise ValueError("x and out must have a pixel dimension")
     _checks.choice(likelihood, "likelihood", LIKELIHOODS)
     s2 = _checks.positive(sigma_x2, "sigma_x2")
     if likelihood == "bernoulli":
         _unit_interval(x, "x")
-    return _recon(x, out, likelihood, s2)
+        value = -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
+    else:
+        d = x.shape[-1]
+        value = -(x - out).pow(2).sum(-1) / (2.0 * s2) - 0.5 * d * (_LOG_2PI + math.log(s2))
+    return _checks.finite_output(value, "the reconstruction log-likelihood", x=x, out=out)
 
 
 def _unit_interval(x: torch.Tensor, name: str) -> None:
     if bool(((x < 0) | (x > 1)).any()):
         raise ValueError(f"{name} must lie in [0, 1] for the Bernoulli likelihood")
-
-
-def _recon(x: torch.Tensor, out: torch.Tensor, likelihood: str, s2: float) -> torch.Tensor:
-    if likelihood == "bernoulli":
-        return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
-    d = x.shape[-1]
-    return -(x - out).pow(2).sum(-1) / (2.0 * s2) - 0.5 * d * (_LOG_2PI + math.log(s2))
 
 
 def gaussian_entropy(logvar: torch.Tensor) -> torch.Tensor:
@@ -150,11 +149,7 @@ def gaussian_entropy(logvar: torch.Tensor) -> torch.Tensor:
     _checks.tensor(logvar, "logvar")
     if logvar.ndim < 1:
         raise ValueError("logvar must have a latent dimension")
-    return _entropy(logvar)
-
-
-def _entropy(logvar: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (_LOG_2PI + 1.0 + logvar).sum(-1)
+    return _checks.finite_output(0.5 * (_LOG_2PI + 1.0 + logvar).sum(-1), "gaussian_entropy", logvar=logvar)
 
 
 def gaussian_kl_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -174,7 +169,8 @@ def gaussian_kl_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
         Shape ``mu.shape[:-1]``.
     """
     _mean_logvar(mu, logvar)
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(-1)
+    return _checks.finite_output(0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(-1), "gaussian_kl_standard",
+                                 mu=mu, logvar=logvar)
 
 
 def standard_log_prior(z: torch.Tensor) -> torch.Tensor:
@@ -191,12 +187,8 @@ def standard_log_prior(z: torch.Tensor) -> torch.Tensor:
         Shape ``(n,)``.
     """
     _groups(z)
-    return _std_prior(z)
-
-
-def _std_prior(z: torch.Tensor) -> torch.Tensor:
     _, j, l = z.shape
-    return -0.5 * z.pow(2).sum((1, 2)) - 0.5 * j * l * _LOG_2PI
+    return _checks.finite_output(-0.5 * z.pow(2).sum((1, 2)) - 0.5 * j * l * _LOG_2PI, "standard_log_prior", z=z)
 
 
 def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None = 1.0) -> Terms:
@@ -231,11 +223,7 @@ def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None 
     """
     _groups(z)
     sig2 = _checks.positive(sigma2, "sigma2")
-    v = None if s2 is None else _checks.positive(s2, "s2")
-    return _ssl_terms(z, sig2, v)
-
-
-def _ssl_terms(z: torch.Tensor, sig2: float, s2: float | None) -> Terms:
+    s2 = None if s2 is None else _checks.positive(s2, "s2")
     _, j, l = z.shape
     zbar = z.mean(1, keepdim=True)
     attraction = -(z - zbar).pow(2).sum((1, 2)) / (2.0 * sig2)
@@ -247,8 +235,8 @@ def _ssl_terms(z: torch.Tensor, sig2: float, s2: float | None) -> Terms:
         centre = -zbar[:, 0].pow(2).sum(-1) / (2.0 * (v + sig2 / j))
         norm = -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + _LOG_2PI + math.log(j * v + sig2))
     normaliser = torch.full_like(attraction, norm)
-    return {"attraction": attraction, "centre": centre, "normaliser": normaliser,
-            "log_prior": attraction + centre + normaliser}
+    log_prior = _checks.finite_output(attraction + centre + normaliser, "ssl_log_prior", z=z)
+    return {"attraction": attraction, "centre": centre, "normaliser": normaliser, "log_prior": log_prior}
 
 
 def ssl_log_prior(z: torch.Tensor, sigma2: float = 0.15, s2: float | None = 1.0) -> torch.Tensor:
@@ -288,7 +276,7 @@ def expected_ssl_log_prior(mu: torch.Tensor, logvar: torch.Tensor, sigma2: float
     if s2 is not None:
         v = _checks.positive(s2, "s2")
         out = out - (mbar[:, 0].pow(2).sum(-1) + tr / j**2) / (2.0 * (v + sig2 / j))
-    return out
+    return _checks.finite_output(out, "expected_ssl_log_prior", mu=mu, logvar=logvar)
 
 
 def mixture_log_posterior(z: torch.Tensor, means: torch.Tensor, sigma2: float,
@@ -320,6 +308,10 @@ def mixture_log_posterior(z: torch.Tensor, means: torch.Tensor, sigma2: float,
     """
     _checks.tensor(z, "z", ndim=2)
     _checks.tensor(means, "means", ndim=2)
+    _checks.compatible(z=z, means=means)
+    if z.shape[1] < 1 or means.shape[0] < 1:
+        raise ValueError(f"z needs at least one column and means at least one row, got shapes {tuple(z.shape)} "
+                         f"and {tuple(means.shape)}")
     if z.shape[1] != means.shape[1]:
         raise ValueError(f"z and means must have the same dimension, got {z.shape[1]} and {means.shape[1]}")
     sig2 = _checks.positive(sigma2, "sigma2")
@@ -327,12 +319,18 @@ def mixture_log_posterior(z: torch.Tensor, means: torch.Tensor, sigma2: float,
     if exclude is not None:
         if not isinstance(exclude, torch.Tensor) or exclude.dtype != torch.bool:
             raise TypeError("exclude must be a boolean tensor")
+        if exclude.device != z.device:
+            raise ValueError(f"exclude must be on the device of z ({z.device}), got {exclude.device}")
         if exclude.shape != logits.shape:
             raise ValueError(f"exclude must have shape {tuple(logits.shape)}, got {tuple(exclude.shape)}")
         if bool(exclude.all(1).any()):
             raise ValueError("exclude removes every component of some row")
         logits = logits.masked_fill(exclude, float("-inf"))
-    return torch.log_softmax(logits, dim=1)
+    out = torch.log_softmax(logits, dim=1)
+    # excluded entries are -inf by design; every other entry must be finite
+    _checks.finite_output(out if exclude is None else out.masked_fill(exclude, 0.0), "mixture_log_posterior",
+                          z=z, means=means)
+    return out
 
 
 def two_view_mutual_information(sigma2: float, s2: float = 1.0, dims: int = 1) -> float:
@@ -382,6 +380,7 @@ def within_group_variance_share(z: object) -> float:
     n, j, k = a.shape
     if n < 2 or j < 2 or k < 1:
         raise ValueError(f"z must have shape (n, J, k) with n >= 2, J >= 2, k >= 1, got {a.shape}")
+    (a,) = _checks.pow2_rescale(a)  # exact: the threshold below becomes relative
     flat = a.reshape(n * j, k)
     sd = flat.std(0)
     sd[sd < 1e-12] = 1.0
@@ -424,7 +423,10 @@ class GaussianEncoder(nn.Module):
             raise ValueError("hidden must hold at least one width")
         self.d_in = _checks.integer(d_in, "d_in", minimum=1)
         self.latent = _checks.integer(latent, "latent", minimum=1)
-        lo, hi = (float(v) for v in logvar_range)
+        if isinstance(logvar_range, (str, bytes)) or not isinstance(logvar_range, Sequence) or len(logvar_range) != 2:
+            raise TypeError(f"logvar_range must be a (low, high) pair of numbers, got {logvar_range!r}")
+        lo = _checks.real(logvar_range[0], "logvar_range[0]")
+        hi = _checks.real(logvar_range[1], "logvar_range[1]")
         if not lo < hi:
             raise ValueError(f"logvar_range must be (low, high) with low < high, got {logvar_range!r}")
         self.logvar_range = (lo, hi)
@@ -437,7 +439,8 @@ class GaussianEncoder(nn.Module):
         if x.ndim < 1 or x.shape[-1] != self.d_in:
             raise ValueError(f"x must have {self.d_in} features in its last dimension, got shape {tuple(x.shape)}")
         lead = x.shape[:-1]
-        out = self.head(self.body(x.reshape(-1, self.d_in)))
+        out = self.head(self.body(x.reshape(-1, self.d_in)))  # the body checks x: finite, dtype, device
+        _checks.finite_output(out, "the encoder's output", x=x)
         mu, logvar = out.chunk(2, dim=-1)
         logvar = logvar.clamp(*self.logvar_range)
         return mu.reshape(*lead, self.latent), logvar.reshape(*lead, self.latent)
@@ -526,7 +529,7 @@ class VAE(nn.Module):
         return self._prior_terms(z)
 
     def _prior_terms(self, z: torch.Tensor) -> Terms:
-        return {"log_prior": _std_prior(z)}
+        return {"log_prior": standard_log_prior(z)}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means :math:`\\mu(x)` (the representation that is probed), shape ``(..., L)``."""
@@ -564,13 +567,12 @@ class VAE(nn.Module):
             raise ValueError(f"views must have {self.encoder.d_in} pixels in the last dimension, got shape {tuple(views.shape)}")
         if self.likelihood == "bernoulli":
             _unit_interval(views, "views")
-        # validated once above; the terms below are the unchecked twins of the public functions
+        # every term is the public function, which checks its own inputs
         mu, logvar = self.encoder(views)
-        z = _reparam(mu, logvar, generator)
-        n, j, _ = views.shape
-        out = self.decoder.net(z.reshape(n * j, self.latent)).reshape(views.shape)
-        rec = _recon(views, out, self.likelihood, self.sigma_x2).sum(1)
-        ent = _entropy(logvar).sum(1)
+        z = reparameterize(mu, logvar, generator)
+        out = self.decoder(z)
+        rec = reconstruction_log_likelihood(views, out, self.likelihood, self.sigma_x2).sum(1)
+        ent = gaussian_entropy(logvar).sum(1)
         prior = self._prior_terms(z)
         out = {"reconstruction": rec.mean(), "entropy": ent.mean()}
         out.update({k: v.mean() for k, v in prior.items()})
@@ -608,4 +610,4 @@ class SimVAE(VAE):
         return ssl_log_prior(z, self.sigma2, self.s2)
 
     def _prior_terms(self, z: torch.Tensor) -> Terms:
-        return _ssl_terms(z, self.sigma2, self.s2)
+        return ssl_log_prior_terms(z, self.sigma2, self.s2)

@@ -33,14 +33,14 @@ __all__ = ["affine", "RandomRotation", "RandomShift", "RandomAffine", "PixelNois
 STYLES = ("rotation", "shift_x", "shift_y")
 
 
-def _images(x: object, name: str = "x") -> torch.Tensor:
-    _checks.tensor(x, name, ndim=(3, 4))
+def _images(x: object, name: str = "x", finite: bool = True) -> torch.Tensor:
+    _checks.tensor(x, name, ndim=(3, 4), finite=finite)
     if x.ndim == 4 and x.shape[1] != 1:
         raise ValueError(f"{name} must have one channel (shape (n, 1, H, W)), got shape {tuple(x.shape)}")
     if x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{name} must hold square images, got {x.shape[-2]}x{x.shape[-1]}")
-    if x.shape[0] < 1:
-        raise ValueError(f"{name} must hold at least one image")
+    if x.shape[0] < 1 or x.shape[-1] < 1:
+        raise ValueError(f"{name} must hold at least one image of at least one pixel, got shape {tuple(x.shape)}")
     return x
 
 
@@ -99,14 +99,8 @@ def affine(x: torch.Tensor, angle: float | torch.Tensor = 0.0, shift: float | Se
     s = _per_image(scale, n, "scale", x)
     if bool((s <= 0).any()):
         raise ValueError("scale must be > 0")
-    return _affine(x, a, d, s)
-
-
-def _affine(x: torch.Tensor, angle: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """:func:`affine` without validation: float64 CPU tensors angle (n,) degrees, shift (n, 2), scale (n,)."""
-    a = angle * (math.pi / 180.0)
-    d = shift * 2.0
-    s = scale
+    a = a * (math.pi / 180.0)
+    d = d * 2.0
     c, si = torch.cos(a), torch.sin(a)
     # inverse of the (y-down) counter-clockwise rotation, divided by the scale
     rinv = torch.stack([torch.stack([c, -si], dim=-1), torch.stack([si, c], dim=-1)], dim=-2) / s[:, None, None]
@@ -119,6 +113,8 @@ def _affine(x: torch.Tensor, angle: torch.Tensor, shift: torch.Tensor, scale: to
 
 
 def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None) -> torch.Tensor:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     return lo + (hi - lo) * torch.rand(n, generator=generator, dtype=torch.float64)
 
 
@@ -134,10 +130,9 @@ class RandomRotation:
             raise ValueError(f"max_degrees must be <= 180, got {self.max_degrees!r}")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        _images(x)
+        _images(x, finite=False)  # affine checks the rest
         m, n = float(self.max_degrees), x.shape[0]
-        zero = torch.zeros(n, dtype=torch.float64)
-        return _affine(x, _uniform(n, -m, m, generator), torch.zeros(n, 2, dtype=torch.float64), zero + 1.0)
+        return affine(x, angle=_uniform(n, -m, m, generator))
 
 
 @dataclass(frozen=True)
@@ -152,11 +147,11 @@ class RandomShift:
             raise ValueError(f"max_fraction must be < 1 (a full side moves the digit out), got {self.max_fraction!r}")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        _images(x)
+        _images(x, finite=False)  # affine checks the rest
         m = float(self.max_fraction)
         n = x.shape[0]
         shift = torch.stack([_uniform(n, -m, m, generator), _uniform(n, -m, m, generator)], dim=1)
-        return _affine(x, torch.zeros(n, dtype=torch.float64), shift, torch.ones(n, dtype=torch.float64))
+        return affine(x, shift=shift)
 
 
 @dataclass(frozen=True)
@@ -200,9 +195,9 @@ class RandomAffine:
         return {"angle": angle, "shift": shift, "scale": scale}
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        _images(x)
+        _images(x, finite=False)  # affine checks the rest
         p = self.parameters(x.shape[0], generator)
-        return _affine(x, p["angle"], p["shift"], p["scale"])
+        return affine(x, p["angle"], p["shift"], p["scale"])
 
 
 @dataclass(frozen=True)
