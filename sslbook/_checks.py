@@ -318,10 +318,8 @@ def probability(x: object, name: str) -> float:
 
 def float_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
     """Check a floating torch dtype the package computes in (float32 or float64)."""
-    if not isinstance(dtype, torch.dtype):
-        raise TypeError(f"{name} must be a torch.dtype, got {type(dtype).__name__}")
-    if dtype not in FLOATS:
-        raise TypeError(f"{name} must be torch.float32 or torch.float64, got {dtype}")
+    if not isinstance(dtype, torch.dtype) or dtype not in FLOATS:
+        raise TypeError(f"{name} must be a floating torch.dtype (torch.float32 or torch.float64), got {dtype!r}")
     return dtype
 
 

@@ -64,6 +64,11 @@ class CausalView:
             raise ValueError("d_signal + d_detail + d_style must be >= 1")
         if tuple(self.mixing.shape) != (d, d):
             raise ValueError(f"mixing must have shape ({d}, {d}) for the given part sizes, got {tuple(self.mixing.shape)}")
+        # The latents are read off as x @ mixing, which inverts the mixing only for an orthogonal matrix.
+        q = self.mixing.detach().to("cpu", torch.float64)
+        tol = 100 * d * torch.finfo(self.mixing.dtype).eps
+        if float((q.T @ q - torch.eye(d, dtype=torch.float64)).abs().max()) > tol:
+            raise ValueError(f"mixing must be orthogonal (mixing.T @ mixing = I up to {tol:.1e})")
         _checks.positive(self.signal_jitter, "signal_jitter", allow_zero=True)
         _checks.positive(self.style_scale, "style_scale", allow_zero=True)
 
@@ -212,8 +217,7 @@ def causal_data(n: int, n_classes: int = 10, d_signal: int = 8, d_detail: int = 
     sig_n = _checks.positive(detail_scale, "detail_scale", allow_zero=True)
     sig_u = _checks.positive(style_scale, "style_scale", allow_zero=True)
     sig_a = _checks.positive(signal_jitter, "signal_jitter", allow_zero=True)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    dtype = _checks.float_dtype(dtype)
     d = ds + dn + du
     means = torch.randn(k, ds, generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))

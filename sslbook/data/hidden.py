@@ -98,15 +98,17 @@ def noisy_views(x: torch.Tensor, noise: float, generator: torch.Generator | None
     tuple of torch.Tensor
         ``(x + xi_plus, x + xi_plusplus)``, each of the shape of ``x``.
     """
-    _checks.tensor(x, "x", ndim=(2, 3), finite=False)
+    _checks.tensor(x, "x", ndim=(2, 3))
     rho = _checks.positive(noise, "noise", allow_zero=True)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if rho == 0:
         return x.clone(), x.clone()
     # One draw for both views (this sits in the inner loop of the chapter's training runs).
     # The noise is drawn on the generator's device (CPU for the book's generators) and moved.
     where = x.device if generator is None else generator.device
     xi = torch.randn((2,) + tuple(x.shape), generator=generator, dtype=x.dtype, device=where).to(x.device)
-    v = x + rho * xi
+    v = _checks.finite_output(x + rho * xi, "noisy_views", x=x)  # x finite: only a huge noise overflows
     return v[0], v[1]
 
 
@@ -151,8 +153,7 @@ def hidden_feature_data(n: int = 100, d: int = 10, tau: float = 7.0, noise: floa
     p = _checks.probability(p_hidden, "p_hidden")
     _checks.choice(hidden, "hidden", HIDDEN_KINDS)
     _checks.choice(noise_kind, "noise_kind", NOISE_KINDS)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    dtype = _checks.float_dtype(dtype)
     y = (torch.rand(n, generator=generator) < 0.5).to(torch.int64)
     z = (torch.rand(n, generator=generator) < p).to(torch.int64)
     s = (1 - 2 * y).to(torch.float64)

@@ -139,8 +139,7 @@ def planted_subspace_views(n: int, d: int = 20, semantic_std: Sequence[float] = 
     eps_std = _checks.positive(noise_std, "noise_std", allow_zero=True)
     jit = _checks.positive(jitter, "jitter", allow_zero=True)
     shift = _checks.positive(mean_shift, "mean_shift", allow_zero=True)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    dtype = _checks.float_dtype(dtype)
 
     f64 = torch.float64
     # One random orthonormal frame: semantic directions, nuisance directions and (when there is

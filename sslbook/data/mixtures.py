@@ -122,9 +122,9 @@ def gaussian_mixture(n: int, means: torch.Tensor, cov: torch.Tensor | float = 1.
         Floating dtype of the returned tensors.
     """
     n = _checks.integer(n, "n", minimum=1)
-    _checks.tensor(means, "means", ndim=2)
+    dtype = _checks.float_dtype(dtype)  # an integer or bool dtype would truncate the samples
+    means = _means(means)
     k, d = means.shape
-    means = means.detach().to("cpu", torch.float64)
     cov64, chol = _covariance(cov, d)
     w = _weights(weights, k)
     y = torch.multinomial(w, n, replacement=True, generator=generator)
@@ -196,7 +196,11 @@ def lda_directions(means: torch.Tensor, cov: torch.Tensor | float, weights: torc
     rho, q = torch.linalg.eigh(0.5 * (k_mat + k_mat.T))
     order = torch.argsort(rho, descending=True)
     rho, q = rho[order], q[:, order]
-    if float(rho[0]) <= 0:
+    # Means that coincide up to rounding (e.g. equal float32 rows averaged in float64) leave a
+    # scatter of the order of the rounding error: compare the centred means with the means' size.
+    w = _weights(weights, mu.shape[0])
+    spread = float((mu - w @ mu).abs().max())
+    if float(rho[0]) <= 0 or spread <= 64 * torch.finfo(torch.float64).eps * max(float(mu.abs().max()), 1e-300):
         raise ValueError("the means coincide: the between-class scatter is zero and there is no Fisher subspace")
     keep = rho > rtol * rho[0]
     return rho[keep], w_half @ q[:, keep]

@@ -86,8 +86,7 @@ class SameComponentPairs(ClassMeans):
                device: torch.device | str | None = None) -> PositivePairs:
         """Draw ``n`` positive pairs (on the CPU with ``generator``, then moved to ``device``)."""
         n = _checks.integer(n, "n", minimum=1)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        dtype = _checks.float_dtype(dtype)
         means, chol_t = self._cast(dtype)
         y1 = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         y2 = y1
@@ -233,8 +232,7 @@ class TwoModalityMixture:
                device: torch.device | str | None = None) -> PairedSample:
         """Draw ``n`` matched pairs (on the CPU with ``generator``, then moved to ``device``)."""
         n = _checks.integer(n, "n", minimum=1)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        dtype = _checks.float_dtype(dtype)
         if dtype not in self._cache:
             self._cache[dtype] = tuple((self._shared[j].to(dtype), self._private[j].to(dtype),
                                         self._chol[j].T.to(dtype).contiguous()) for j in (0, 1))
