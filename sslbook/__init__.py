@@ -14,8 +14,8 @@ Modules, by concept:
 * :mod:`~sslbook.umm`: the Undoing Memorization Mechanism;
 * :mod:`~sslbook.claims`, :mod:`~sslbook.plotting`: claim checks and the figure style.
 
-Book tooling (not imported here): :mod:`sslbook.editions`, :mod:`sslbook.bench`,
-:mod:`sslbook.sphinxext`, :mod:`sslbook.pytest_plugin`.
+The book's tooling lives outside the package: the Sphinx extension in ``_ext/bookext``, the
+chapter harness in ``conftest.py``, benchmarks and editions in ``tools/``.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version

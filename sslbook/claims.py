@@ -33,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import html as _html
 import json
 import math
 import os
@@ -125,6 +126,21 @@ class ClaimRecord:
         if self.control_value is not None:
             text += f"; control, {self.control_what}: `{format_value(self.control_value)}`"
         return text + f" (seed {self.seed}, {self.scale} scale)."
+
+    def html(self) -> str:
+        """The description as HTML for notebooks. The element carries the record as JSON
+        (``data-claim``), from which the book's build folds a cell's checks into one table."""
+        mark = "✔" if self.passed else "✘"
+        verdict = "holds" if self.passed else "FAILS"
+        control = ""
+        if self.control_value is not None:
+            control = (f"; control, {_html.escape(self.control_what or '')}: "
+                       f"<code>{format_value(self.control_value)}</code>")
+        data = _html.escape(json.dumps(asdict(self)), quote=True)
+        return (f'<div class="sslbook-claim" data-claim="{data}">{mark} <b>{self.kind.capitalize()} {verdict}</b> '
+                f"({_html.escape(self.key)}): {_html.escape(self.statement)}. Measured "
+                f"{_html.escape(self.quantity)} = <code>{format_value(self.value)}</code>, required "
+                f"{_html.escape(format_threshold(self.op, self.threshold))}{control}.</div>")
 
 
 def format_value(v: float | None) -> str:
@@ -243,7 +259,8 @@ def _display(record: ClaimRecord) -> None:
     if get_ipython() is None:  # a plain Python script (e.g. a chapter converted to .py)
         print(record.describe(), flush=True)
         return
-    bundle = {MIME_TYPE: asdict(record), "text/markdown": record.markdown(), "text/plain": record.describe()}
+    bundle = {MIME_TYPE: asdict(record), "text/html": record.html(), "text/markdown": record.markdown(),
+              "text/plain": record.describe()}
     display(bundle, raw=True)
 
 

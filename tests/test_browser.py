@@ -26,7 +26,7 @@ Environment: ``SSLBOOK_HTML`` (the built HTML folder, default ``_build/html``),
 (the browser and its driver, default: found on ``PATH``; Debian's packages ``chromium`` and
 ``chromium-driver``, installed by ``.ci/browser-setup``). Skipped, with a message, when the book is
 not built, or when Chromium, ChromeDriver or selenium cannot be found. The last tests, of the
-pieces of ``sslbook.sphinxext`` that make the notebooks and links, need neither and always run.
+pieces of the book's extension (``_ext/bookext``) that make the notebooks and links, need neither and always run.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ CHROMEDRIVER = _find("SSLBOOK_CHROMEDRIVER", "chromedriver")
 
 
 def _skip_reason() -> str | None:
-    from sslbook.pytest_plugin import stale_build_reason
+    from built_book import stale_build_reason
 
     stale = stale_build_reason(HTML, ROOT)
     if stale and (not os.environ.get("SSLBOOK_HTML") or not (HTML / "index.html").exists()):
@@ -334,7 +334,7 @@ def test_page_renders_offline(browser, server, page, mode):
                     reason="checks the book's own build (_build/html) against _toc.yml")
 def test_every_chapter_of_the_toc_is_checked():
     """The pages tested above are those of the build; every chapter of _toc.yml must be among them."""
-    from sslbook.pytest_plugin import toc_chapters
+    from bookext.toc import toc_chapters
 
     checked = set(chapter_pages())
     missing = [c.stem for c in toc_chapters(ROOT) if str(c.relative_to(ROOT).with_suffix(".html")) not in checked]

@@ -1,5 +1,6 @@
 """config (environment, seeding, device) and claims (check, record, display, validation)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -73,51 +74,103 @@ def test_claim_records_and_raises(monkeypatch, tmp_path):
     monkeypatch.setenv("SSLBOOK_CLAIMS_LOG", str(log))
     monkeypatch.setenv("SSLBOOK_SEED", "2")
     claims.clear()
-    r = claims.claim("rank stays high", torch.tensor(7.5), ">=", 6, quantity="effective rank", key="rank")
+    r = claims.claim("rank stays high", torch.tensor(7.5), ">=", 6, quantity="effective rank", key="rank",
+                     kind="theorem")
     assert r.passed and r.seed == 2 and r.value == 7.5 and "PASS" in r.describe() and "✔" in r.markdown()
-    claims.claim("in range", np.float64(0.5), "in", (0.0, 1.0), quantity="x", key="range")
+    assert r.kind == "theorem" and r.margin == 1.5 and r.control_value is None
+    claims.claim("in range", np.float64(0.5), "in", (0.0, 1.0), quantity="x", key="range", kind="identity")
     with pytest.raises(claims.ClaimFailed, match="FAIL.*too small"):
-        claims.claim("too small", 1.0, "<", 0.5, quantity="y", key="small")
-    with pytest.raises(claims.ClaimFailed):
-        claims.claim("nan never holds", float("nan"), "<", 1.0, quantity="z", key="nan")
+        claims.claim("too small", 1.0, "<", 0.5, quantity="y", key="small", kind="identity")
     recs = claims.records()
-    assert [x.key for x in recs] == ["rank", "range", "small", "nan"]
-    assert [x.passed for x in recs] == [True, True, False, False]
+    assert [x.key for x in recs] == ["rank", "range", "small"]
+    assert [x.passed for x in recs] == [True, True, False]
+    assert recs[1].source == "precision" and recs[1].margin == 0.5
     lines = [json.loads(s) for s in log.read_text().splitlines()]
-    assert lines[2]["key"] == "small" and lines[2]["passed"] is False
+    assert lines[2]["key"] == "small" and lines[2]["passed"] is False and lines[2]["kind"] == "identity"
     claims.clear()
     assert claims.records() == []
+
+
+def _repro(value, control, **kw):
+    return claims.claim("trained beats init", value, ">", 0.5, quantity="acc", key="r", kind="reproduction",
+                        control=claims.Control(control, "at initialisation"), source="text: the text asks 0.5", **kw)
+
+
+def test_a_reproduction_holds_only_when_its_control_fails():
+    r = _repro(0.9, 0.2, budgets={"SSL": "100 steps", "SL": "100 steps"})
+    assert r.passed and r.control_passed is False and r.control_value == 0.2 and r.budgets["SL"] == "100 steps"
+    assert claims.check_record(dataclasses.asdict(r)) == []
+    with pytest.raises(claims.ClaimFailed, match=r"'r'.*control \(at initialisation\) = 0.8 also meets > 0.5.*measured 0.9"):
+        _repro(0.9, 0.8)
+    bad = claims.records()[-1]
+    assert not bad.passed and bad.control_passed
+    assert any("also meets" in p for p in claims.check_record(dataclasses.asdict(bad)))
+    with pytest.raises(claims.ClaimFailed):  # the value fails, the control too
+        _repro(0.1, 0.2)
+
+
+def test_claim_kinds_controls_and_sources_are_validated():
+    base = dict(quantity="q", key="k")
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'kind'"):
+        claims.claim("s", 1.0, ">", 0.0, **base)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        claims.claim("s", 1.0, ">", 0.0, kind="guess", **base)
+    with pytest.raises(TypeError, match="kind must be a string"):
+        claims.claim("s", 1.0, ">", 0.0, kind=1, **base)
+    with pytest.raises(ValueError, match="control is required"):
+        claims.claim("s", 1.0, ">", 0.0, kind="reproduction", source="text: x", **base)
+    with pytest.raises(TypeError, match="control must be a sslbook.claims.Control"):
+        claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=0.1, source="text: x", **base)
+    with pytest.raises(ValueError, match="control.value is NaN"):
+        claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=claims.Control(float("nan"), "c"),
+                     source="text: x", **base)
+    with pytest.raises(ValueError, match="control.what"):
+        claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=claims.Control(-1.0, " "), source="text", **base)
+    with pytest.raises(ValueError, match="source is required"):
+        claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=claims.Control(-1.0, "c"), **base)
+    with pytest.raises(ValueError, match="source must start with one of"):
+        claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=claims.Control(-1.0, "c"), source="gut", **base)
+    with pytest.raises(TypeError, match="budgets must be a mapping"):
+        claims.claim("s", 1.0, ">", 0.0, kind="theorem", budgets=["a"], **base)
+    with pytest.raises(ValueError, match="value is NaN"):
+        claims.claim("s", float("nan"), "<", 1.0, kind="identity", **base)
+    assert claims.check_record({"key": "x", "value": 1.0, "op": ">", "threshold": 0.0, "passed": True}) == [
+        "claim 'x': kind None is not one of ('identity', 'theorem', 'reproduction', 'breakdown')"]
+    assert "a reproduction without a control" in " ".join(claims.check_record(
+        {"key": "x", "kind": "reproduction", "value": 1.0, "op": ">", "threshold": 0.0, "passed": True, "source": "t"}))
 
 
 @pytest.mark.parametrize("op,thr,value,ok", [("<", 1, 0.5, True), ("<=", 1, 1, True), (">", 1, 1, False),
                                               (">=", 1, 1, True), ("in", (0, 1), 1.5, False)])
 def test_claim_operators(op, thr, value, ok):
     if ok:
-        assert claims.claim("s", value, op, thr, quantity="q", key="k").passed
+        assert claims.claim("s", value, op, thr, quantity="q", key="k", kind="identity").passed
     else:
         with pytest.raises(claims.ClaimFailed):
-            claims.claim("s", value, op, thr, quantity="q", key="k")
+            claims.claim("s", value, op, thr, quantity="q", key="k", kind="identity")
+    assert claims.holds(value, op, thr) is ok and (claims.margin(value, op, thr) >= 0) is (ok or op == ">")
 
 
 def test_claim_validation():
+    k = dict(quantity="q", key="k", kind="identity")
     with pytest.raises(ValueError, match="op"):
-        claims.claim("s", 1.0, "==", 1.0, quantity="q", key="k")
+        claims.claim("s", 1.0, "==", 1.0, **k)
     with pytest.raises(TypeError, match="value"):
-        claims.claim("s", "1.0", ">", 0.0, quantity="q", key="k")
+        claims.claim("s", "1.0", ">", 0.0, **k)
     with pytest.raises(ValueError, match="value must be a scalar"):
-        claims.claim("s", torch.ones(2), ">", 0.0, quantity="q", key="k")
+        claims.claim("s", torch.ones(2), ">", 0.0, **k)
     with pytest.raises(ValueError, match="threshold must be a \\(low, high\\)"):
-        claims.claim("s", 1.0, "in", 1.0, quantity="q", key="k")
+        claims.claim("s", 1.0, "in", 1.0, **k)
     with pytest.raises(ValueError, match="low <= high"):
-        claims.claim("s", 1.0, "in", (2.0, 1.0), quantity="q", key="k")
+        claims.claim("s", 1.0, "in", (2.0, 1.0), **k)
     with pytest.raises(ValueError, match="statement"):
-        claims.claim(" ", 1.0, ">", 0.0, quantity="q", key="k")
+        claims.claim(" ", 1.0, ">", 0.0, **k)
     with pytest.raises(TypeError, match="key"):
-        claims.claim("s", 1.0, ">", 0.0, quantity="q", key=3)
+        claims.claim("s", 1.0, ">", 0.0, quantity="q", key=3, kind="identity")
     with pytest.raises(TypeError, match="extra"):
-        claims.claim("s", 1.0, ">", 0.0, quantity="q", key="k", extra={"a": object()})
+        claims.claim("s", 1.0, ">", 0.0, extra={"a": object()}, **k)
     with pytest.raises(ValueError, match="NaN"):
-        claims.claim("s", 1.0, ">", float("nan"), quantity="q", key="k")
+        claims.claim("s", 1.0, ">", float("nan"), **k)
 
 
 def test_progress_is_plain_at_book_scale_and_a_bar_at_paper_scale(monkeypatch):

@@ -14,16 +14,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
-from sslbook.pytest_plugin import toc_chapters as _toc_chapters  # noqa: E402
+from bookext.toc import toc_chapters as _toc_chapters  # noqa: E402
+from built_book import require_build, stale_build_reason  # noqa: E402
 
 
 def toc_chapters():
     return _toc_chapters(ROOT)
 
-from sslbook.pytest_plugin import stale_build_reason  # noqa: E402
 
-pytestmark = pytest.mark.skipif(stale_build_reason(HTML, ROOT) is not None,
-                                reason=stale_build_reason(HTML, ROOT) or "")
+STALE = stale_build_reason(HTML, ROOT)
+if STALE and require_build():
+    raise RuntimeError(f"SSLBOOK_REQUIRE_BUILD is set but {STALE}")
+pytestmark = pytest.mark.skipif(STALE is not None, reason=STALE or "")
 
 
 def pages() -> list[Path]:

@@ -2,8 +2,8 @@
 
 ::
 
-    python -m sslbook.editions              # writes _build/editions/{student,instructor}/<chapter>.ipynb
-    python -m sslbook.editions --out DIR
+    python -m tools.editions              # writes _build/editions/{student,instructor}/<chapter>.ipynb
+    python -m tools.editions --out DIR
 
 Both editions are made from the chapters listed in ``_toc.yml`` (jupytext MyST ``.md``). The
 *instructor* edition keeps everything; the *student* edition drops every solution, i.e. all
@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
+
+from bookext.toc import toc_chapters  # noqa: E402
 
 __all__ = ["strip_solutions", "to_notebook_markdown", "chapters", "write_editions", "main"]
 
@@ -93,19 +98,7 @@ def to_notebook_markdown(text: str) -> str:
 
 def chapters(root: Path) -> list[Path]:
     """The jupytext chapters listed in ``root/_toc.yml``, in order."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    names = [toc["root"]]
-    for part in toc.get("parts", []) or []:
-        names += [c["file"] for c in part.get("chapters", []) or []]
-    names += [c["file"] for c in toc.get("chapters", []) or []]
-    found = []
-    for name in names:
-        path = root / (name if name.endswith(".md") else name + ".md")
-        if path.exists() and "\njupytext:" in path.read_text(encoding="utf-8")[:400]:
-            found.append(path)
-    return found
+    return toc_chapters(root)
 
 
 def write_editions(root: Path, out: Path, only: list[str] | None = None) -> dict[str, list[Path]]:
@@ -134,7 +127,7 @@ def write_editions(root: Path, out: Path, only: list[str] | None = None) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sslbook.editions", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.editions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's root (with _toc.yml)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default ROOT/_build/editions)")
     args = parser.parse_args(argv)

@@ -1,19 +1,20 @@
-"""Benchmarks of the book: chapter wall times and memory, a cached rebuild, and hot functions.
+"""Benchmarks of the book: chapter wall times and memory, and a cached rebuild.
 
 ::
 
-    python -m sslbook.bench                     # every chapter at the current scale + a cached rebuild
-    python -m sslbook.bench --chapters foundations memorization --no-rebuild
-    python -m sslbook.bench --micro             # sslbook's hot functions vs the best vectorised form
-    python -m sslbook.bench --compare OLD.json NEW.json   # two results side by side
-    python -m sslbook.bench --markdown RESULT.json        # a result as Markdown (for the status page)
-    python -m sslbook.bench --to-scripts DIR    # write the chapters as plain .py scripts (for a machine
+    python -m tools.bench                     # every chapter at the current scale + a cached rebuild
+    python -m tools.bench --chapters foundations memorization --no-rebuild
+    python -m tools.bench --compare OLD.json NEW.json   # two results side by side
+    python -m tools.bench --markdown RESULT.json        # a result as Markdown (for the status page)
+    python -m tools.bench --to-scripts DIR    # write the chapters as plain .py scripts (for a machine
                                                 # without Jupyter, e.g. a GPU box), then there:
-    python -m sslbook.bench --scripts DIR       # run those scripts, timing each
+    python -m tools.bench --scripts DIR       # run those scripts, timing each
 
 Results are printed as a table and written as JSON (``--json``, default
 ``bench-results/<kind>-<scale>-<commit>.json``) so runs can be compared between commits. This is a
-benchmark, not a test: the per-chapter budget is enforced by the test suite.
+benchmark, not a test: the per-chapter budget is enforced by the test suite. Hot functions of
+``sslbook`` are timed by ``pytest-benchmark`` tests outside the default test paths:
+``python -m pytest benchmarks/ -o addopts="" -p no:xdist``.
 
 Targets on 2 CPU cores at the ``book`` scale: each chapter at most 90 s (most under 30 s), the whole
 book at most 6 minutes, a cached rebuild at most 20 s.
@@ -26,15 +27,17 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
-from .claims import MIME_TYPE
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+
+from bookext.toc import toc_chapters  # noqa: E402
+from sslbook.claims import MIME_TYPE  # noqa: E402
 
 BUDGET_S = 90.0
 BOOK_TARGET_S = 360.0
@@ -56,7 +59,7 @@ def _run_notebook(path: str) -> dict:
     import jupytext
     from nbclient import NotebookClient
 
-    from . import config
+    from sslbook import config
 
     nb = jupytext.read(path)
     t0 = time.perf_counter()
@@ -107,7 +110,7 @@ def _run_script(path: str) -> dict:
             out["gpu"] = torch.cuda.get_device_name()
     except ImportError:
         pass
-    from . import claims as _claims
+    from sslbook import claims as _claims
 
     out["claims"] = len(_claims.records())
     out["claims_failed"] = sum(not r.passed for r in _claims.records())
@@ -116,7 +119,7 @@ def _run_script(path: str) -> dict:
 
 
 def _child(mode: str, path: Path) -> dict:
-    cmd = [sys.executable, "-m", "sslbook.bench", f"--_{mode}", str(path)]
+    cmd = [sys.executable, "-m", "tools.bench", f"--_{mode}", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{\"seconds\"")]
     if proc.returncode != 0 or not lines:
@@ -165,11 +168,9 @@ def to_scripts(root: Path, out: Path) -> list[Path]:
     """Write every chapter of ``_toc.yml`` as a plain Python script (code cells only)."""
     import jupytext
 
-    from .editions import chapters
-
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in chapters(root):
+    for path in toc_chapters(root):
         nb = jupytext.read(path)
         for cell in nb.cells:  # IPython-only syntax would not run as a script
             if cell.cell_type == "code" and any(ln.lstrip().startswith(("%", "!")) for ln in cell.source.splitlines()):
@@ -180,193 +181,16 @@ def to_scripts(root: Path, out: Path) -> list[Path]:
     return written
 
 
-# --------------------------------------------------------------------------- micro-benchmarks
-
-def _timeit(fn: Callable[[], object], number: int) -> float:
-    """CPU seconds of this thread per call of ``fn``, averaged over ``number`` back-to-back calls.
-
-    Thread CPU time rather than wall time: on a virtual machine the time the hypervisor gives to
-    other guests (steal) and other processes' time slices are not counted. Functions are timed
-    single-threaded (:func:`sslbook.config.set_threads`), so this is all the work they do.
-    """
-    t0 = time.thread_time()
-    for _ in range(number):
-        fn()
-    return (time.thread_time() - t0) / number
-
-
-def _compare(ours: Callable[[], object], ref: Callable[[], object], rounds: int = 30,
-             window: float = 0.01) -> tuple[float, float, float]:
-    """Median seconds per call of ``ours`` and ``ref`` and the median of their paired ratios.
-
-    The two are timed in adjacent windows of about ``window`` seconds, alternating which goes
-    first, and each round gives one ratio. A shared or virtual machine drifts by tens of percent
-    within seconds; a ratio of adjacent windows cancels that drift, and the median over rounds
-    discards the rounds that another process interrupted.
-    """
-    once = _timeit(ours, 1)  # also a warm-up
-    number = max(1, int(window / max(once, 1e-7)))
-    _timeit(ref, number)
-    t_ours, t_ref, ratios = [], [], []
-    for i in range(rounds):
-        if i % 2:
-            a = _timeit(ours, number)
-            b = _timeit(ref, number)
-        else:
-            b = _timeit(ref, number)
-            a = _timeit(ours, number)
-        t_ours.append(a)
-        t_ref.append(b)
-        ratios.append(a / b)
-    return statistics.median(t_ours), statistics.median(t_ref), statistics.median(ratios)
-
-
-def micro(paper: bool = False) -> list[dict]:
-    """Time sslbook's hot functions against a reference: the fastest vectorised form of the same
-    computation we could write, without input validation. Sizes are those the chapters use (and the
-    papers' with ``paper=True``). Each pair is first checked to return the same value. Returns rows
-    with the ratio sslbook / reference; the target is at most 1.1."""
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    from sklearn.linear_model import LogisticRegression
-
-    from . import config, losses, metrics, probing
-
-    config.set_threads()  # as in the chapters
-    rows: list[dict] = []
-
-    def case(name: str, size: str, ours: Callable[[], object], ref: Callable[[], object], rtol: float = 1e-6) -> None:
-        a, b = ours(), ref()
-        a = a.detach().cpu().double().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=float)
-        b = b.detach().cpu().double().numpy() if isinstance(b, torch.Tensor) else np.asarray(b, dtype=float)
-        if not np.allclose(a, b, rtol=rtol, atol=1e-8):
-            raise AssertionError(f"{name} ({size}): sslbook gives {a}, the reference {b}")
-        t_ours, t_ref, ratio = _compare(ours, ref)
-        rows.append({"function": name, "size": size, "sslbook_us": t_ours * 1e6, "reference_us": t_ref * 1e6,
-                     "ratio": ratio})
-
-    gen = torch.Generator().manual_seed(0)
-    for n, k in [(256, 8), (512, 32)] + ([(4096, 128)] if paper else []):
-        z1, z2 = torch.randn(n, k, generator=gen), torch.randn(n, k, generator=gen)
-        size = f"n={n}, k={k}"
-
-        def ref_info_nce(z1=z1, z2=z2, n=n):
-            s = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T / 0.5
-            t = torch.arange(n)
-            return 0.5 * (F.cross_entropy(s, t) + F.cross_entropy(s.T, t))
-
-        def ref_barlow(z1=z1, z2=z2, n=n):
-            a = (z1 - z1.mean(0)) / (z1.std(0, unbiased=False) + 1e-5)
-            b = (z2 - z2.mean(0)) / (z2.std(0, unbiased=False) + 1e-5)
-            c = a.T @ b / n
-            d = torch.diagonal(c)
-            return (1 - d).pow(2).sum() + 5e-3 * (c.pow(2).sum() - d.pow(2).sum())
-
-        def ref_vicreg(z1=z1, z2=z2, n=n, k=k):
-            out = 25 * F.mse_loss(z1, z2)
-            for z in (z1, z2):
-                out = out + 25 * F.relu(1 - torch.sqrt(z.var(0) + 1e-4)).mean()
-                zc = z - z.mean(0)
-                cm = zc.T @ zc / (n - 1)
-                out = out + (cm.pow(2).sum() - torch.diagonal(cm).pow(2).sum()) / k
-            return out
-
-
-        case("info_nce", size, lambda z1=z1, z2=z2: losses.info_nce(z1, z2), ref_info_nce, rtol=1e-5)
-        case("barlow_twins", size, lambda z1=z1, z2=z2: losses.barlow_twins(z1, z2), ref_barlow, rtol=1e-5)
-        case("vicreg", size, lambda z1=z1, z2=z2: losses.vicreg(z1, z2), ref_vicreg, rtol=1e-5)
-
-    # Coding rates as the memorisation chapter computes them: 128-dim features of 200 to 2000 samples.
-    for n, k in [(200, 128), (1000, 128)] + ([(4096, 512)] if paper else []):
-        zd = torch.randn(n, k, generator=gen, dtype=torch.float64)
-
-        def ref_coding_rate(zd=zd, n=n, k=k):
-            m = torch.eye(k, dtype=zd.dtype) + (k / (n * 0.25)) * (zd.T @ zd)
-            return torch.log(torch.diagonal(torch.linalg.cholesky(m))).sum()
-
-        case("coding_rate", f"n={n}, k={k}", lambda zd=zd: metrics.coding_rate(zd, 0.5), ref_coding_rate)
-
-    rng = np.random.default_rng(0)
-    for d, p in [(64, 8)] + ([(1024, 64)] if paper else []):
-        a, b = rng.standard_normal((d, p)), rng.standard_normal((d, p))
-
-        def ref_angles(a=a, b=b):
-            qa, qb = np.linalg.qr(a)[0], np.linalg.qr(b)[0]
-            m = qa.T @ qb
-            cos = np.clip(np.linalg.svd(m, compute_uv=False), 0, 1)
-            sin = np.clip(np.sort(np.linalg.svd(qb - qa @ m, compute_uv=False)), 0, 1)
-            return np.where(cos**2 < 0.5, np.arccos(cos), np.arcsin(sin))
-
-        case("principal_angles", f"d={d}, p={p}", lambda a=a, b=b: metrics.principal_angles(a, b), ref_angles, rtol=1e-9)
-
-    # Probes on class-structured features: 10 classes, Gaussian blobs.
-    for n, k in [(600, 32)] + ([(3500, 128)] if paper else []):
-        means = 1.5 * rng.standard_normal((10, k))
-        ytr, yte = np.arange(n) % 10, np.arange(n // 2) % 10
-        ztr = means[ytr] + rng.standard_normal((n, k))
-        zte = means[yte] + rng.standard_normal((n // 2, k))
-        size = f"n={n}, k={k}"
-
-        def ref_logistic(ztr=ztr, zte=zte, ytr=ytr, yte=yte):
-            mu, sd = ztr.mean(0), ztr.std(0)
-            clf = LogisticRegression(C=1.0, max_iter=2000).fit((ztr - mu) / sd, ytr)
-            return (clf.predict((zte - mu) / sd) == yte).mean()
-
-        def ref_knn(ztr=torch.from_numpy(ztr), zte=torch.from_numpy(zte), ytr=torch.from_numpy(ytr), yte=yte):
-            sim = F.normalize(zte, dim=1) @ F.normalize(ztr, dim=1).T
-            votes = ytr[sim.topk(5, dim=1).indices]
-            return (F.one_hot(votes, 10).sum(1).argmax(1).numpy() == yte).mean()
-
-        case("linear_probe", size, lambda: metrics.linear_probe_accuracy(ztr, ytr, zte, yte), ref_logistic)
-        case("knn", size, lambda: metrics.knn_accuracy(ztr, ytr, zte, yte, k=5), ref_knn)
-
-    for n, width, n_test in [(200, 128, 2000)] + ([(1000, 512, 5000)] if paper else []):
-        layers = 6
-        ftr = [torch.randn(n, width, generator=gen, dtype=torch.float64) for _ in range(layers)]
-        fte = [torch.randn(n_test, width, generator=gen, dtype=torch.float64) for _ in range(layers)]
-        ytr, yte = torch.arange(n) % 10, torch.arange(n_test) % 10
-        ftr = [f + 0.5 * F.one_hot(ytr, width).double() for f in ftr]
-        fte = [f + 0.5 * F.one_hot(yte, width).double() for f in fte]
-
-        def ref_ridge(ftr=ftr, fte=fte, ytr=ytr, yte=yte, n=n):
-            t = F.one_hot(ytr, 10).double()
-            out = []
-            for a, b in zip(ftr, fte):
-                mu, sd = a.mean(0), a.std(0)
-                a, b = (a - mu) / sd, (b - mu) / sd
-                p = a.shape[1]
-                if p < n:
-                    w = torch.cholesky_solve(a.T @ t, torch.linalg.cholesky(a.T @ a + p * torch.eye(p, dtype=a.dtype)))
-                else:
-                    w = a.T @ torch.cholesky_solve(t, torch.linalg.cholesky(a @ a.T + p * torch.eye(n, dtype=a.dtype)))
-                out.append(((b @ w).argmax(1) == yte).double().mean())
-            return torch.stack(out)
-
-        case("ridge_probe", f"{layers} layers, n={n}, width={width}",
-             lambda ftr=ftr, fte=fte, ytr=ytr, yte=yte: probing.ridge_probe_accuracy(ftr, ytr, fte, yte), ref_ridge)
-    return rows
-
-
-def micro_table(rows: list[dict]) -> str:
-    head = f"{'function':<18}{'size':<30}{'sslbook us':>12}{'reference us':>14}{'ratio':>8}"
-    out = [head, "-" * len(head)]
-    for r in rows:
-        flag = "" if r["ratio"] <= 1.1 else "  (> 1.1)"
-        out.append(f"{r['function']:<18}{r['size']:<30}{r['sslbook_us']:12.1f}{r['reference_us']:14.1f}{r['ratio']:8.2f}{flag}")
-    return "\n".join(out)
-
-
 # --------------------------------------------------------------------------- comparing runs
 
 def compare(old: dict, new: dict) -> str:
     """A table of two benchmark results (JSON written by this command), row by row, with new / old."""
     lines = [f"old: {old.get('meta', {}).get('commit', '?')} ({old.get('meta', {}).get('time', '?')}), "
              f"new: {new.get('meta', {}).get('commit', '?')} ({new.get('meta', {}).get('time', '?')})"]
-    for key, label, value in (("chapters", "chapter", "seconds"), ("micro", "function", "sslbook_us")):
+    for key, label, value in (("chapters", "chapter", "seconds"),):
         if key not in old or key not in new:
             continue
-        name = (lambda r: r["chapter"]) if key == "chapters" else (lambda r: f"{r['function']} {r['size']}")
+        name = (lambda r: r["chapter"])  # noqa: E731
         before = {name(r): r[value] for r in old[key]}
         head = f"{label:<44}{'old':>12}{'new':>12}{'new/old':>9}"
         lines += ["", head, "-" * len(head)]
@@ -397,21 +221,16 @@ def markdown(result: dict) -> str:
         if "cached_rebuild_s" in result:
             out += ["", f"Cached rebuild (`jupyter-book build . --all`, warm execution cache): "
                         f"{result['cached_rebuild_s']:.1f} s (target {REBUILD_TARGET_S:.0f} s)."]
-    if "micro" in result:
-        out += ["| function | size | sslbook µs | reference µs | ratio |", "|---|---|---:|---:|---:|"]
-        out += [f"| `{r['function']}` | {r['size']} | {r['sslbook_us']:.0f} | {r['reference_us']:.0f} | {r['ratio']:.2f} |"
-                for r in result["micro"]]
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sslbook.bench", description="Benchmarks of the book.")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description="Benchmarks of the book.")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--chapters", nargs="*", help="chapter file stems (default: all in _toc.yml)")
     parser.add_argument("--no-rebuild", action="store_true", help="skip timing the cached rebuild")
-    parser.add_argument("--micro", action="store_true", help="micro-benchmarks of hot functions")
     parser.add_argument("--to-scripts", type=Path, help="write the chapters as .py scripts into this folder and stop")
     parser.add_argument("--scripts", type=Path, help="run the .py chapter scripts in this folder instead of notebooks")
     parser.add_argument("--json", type=Path, help="where to write the results")
@@ -437,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print(compare(old, new))
         return 0
 
-    from . import config
+    from sslbook import config
 
     root = args.root.resolve()
     if args.to_scripts:
@@ -449,19 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"commit": _commit(root), "scale": scale, "python": platform.python_version(), "machine": platform.node(),
             "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     result: dict = {"meta": meta}
-    kind = "micro" if args.micro else "chapters"
-    if args.micro:
-        rows = micro(paper=scale == "paper")
-        print(micro_table(rows))
-        result["micro"] = rows
-    else:
+    kind = "chapters"
+    if True:
         if args.scripts:
             paths = sorted(args.scripts.glob("*.py"))
             mode = "script"
         else:
-            from .editions import chapters
-
-            paths = chapters(root)
+            paths = toc_chapters(root)
             mode = "notebook"
         if args.chapters:
             paths = [p for p in paths if p.stem in args.chapters]

@@ -1,11 +1,16 @@
-"""Benchmark helpers and the book's Sphinx extension (MathJax location, claims read from executed notebooks)."""
+"""Book tooling: the benchmark command, and the book's Sphinx extension (MathJax location, claims read
+from executed notebooks, the execution cache, folded checks and the ledger)."""
 
 import json
 from types import SimpleNamespace
 
 import pytest
 
-from sslbook import bench, claims, sphinxext
+from bookext import cache as bookcache
+from bookext import ledger, offline
+
+from sslbook import claims
+from tools import bench
 
 ROW = {"chapter": "foundations", "seconds": 12.0, "peak_mib": 300.0, "claims": 11, "error": None}
 
@@ -17,15 +22,6 @@ def test_chapter_table_flags_budget_and_errors():
     assert "foundations" in lines[2] and lines[2].rstrip().endswith("ok") and "0.13" in lines[2]
     assert "OVER BUDGET" in lines[3] and "ERROR CellExecutionError" in lines[4]
     assert lines[-1].startswith("total") and "144.0" in lines[-1]
-
-
-def test_micro_benchmarks_agree_with_the_reference(monkeypatch):
-    monkeypatch.setattr(bench, "_timeit", lambda fn, number: (fn(), 1e-3)[1])
-    rows = bench.micro(paper=False)  # each case asserts that sslbook and the reference agree
-    assert {r["function"] for r in rows} == {"info_nce", "barlow_twins", "vicreg", "coding_rate", "principal_angles",
-                                             "linear_probe", "knn", "ridge_probe"}
-    assert all(r["ratio"] == pytest.approx(1.0) for r in rows)
-    assert "ratio" in bench.micro_table(rows).splitlines()[0]
 
 
 def test_to_scripts_writes_plain_python(tmp_path):
@@ -43,7 +39,7 @@ def test_to_scripts_writes_plain_python(tmp_path):
 
 
 def test_mathjax_is_installed_where_the_extension_looks():
-    assert (sphinxext._mathjax_static_dir() / sphinxext.MATHJAX_FILE).exists()
+    assert (offline.mathjax_static_dir() / offline.MATHJAX_FILE).exists()
 
 
 def test_claims_are_read_from_executed_notebooks(tmp_path):
@@ -56,8 +52,8 @@ def test_claims_are_read_from_executed_notebooks(tmp_path):
     target.parent.mkdir(parents=True)
     target.write_text(json.dumps(nb))
     app = SimpleNamespace(outdir=str(tmp_path / "html"))
-    assert sphinxext._claims_of(app, "book/ch") == [rec]
-    assert sphinxext._claims_of(app, "book/missing") is None
+    assert ledger.claims_of(app, "book/ch") == [rec]
+    assert ledger.claims_of(app, "book/missing") is None
 
 
 def test_compare_two_results():
@@ -70,27 +66,63 @@ def test_compare_two_results():
 
 
 def test_markdown_of_a_result():
-    result = {"meta": {"commit": "abc", "scale": "book"}, "chapters": [ROW], "total_s": 12.0, "cached_rebuild_s": 9.5,
-              "micro": [{"function": "info_nce", "size": "n=8", "sslbook_us": 10.0, "reference_us": 9.0, "ratio": 1.11}]}
+    result = {"meta": {"commit": "abc", "scale": "book"}, "chapters": [ROW], "total_s": 12.0, "cached_rebuild_s": 9.5}
     text = bench.markdown(result)
     assert "| foundations | 12.0 | 300 | 90 | 0.13 | 11 |" in text
-    assert "whole book" in text and "9.5 s" in text and "| `info_nce` | n=8 | 10 | 9 | 1.11 |" in text
+    assert "whole book" in text and "9.5 s" in text
 
 
 def test_execution_cache_is_emptied_when_sslbook_changes(tmp_path):
     cache = tmp_path / ".jupyter_cache"
-    digest = sphinxext.package_digest()
-    assert len(digest) == 64 and digest == sphinxext.package_digest()
+    digest = bookcache.package_digest()
+    assert len(digest) == 64 and digest == bookcache.package_digest()
     # A missing cache is fresh: nothing to empty, but the digest is left for the next build.
-    assert not sphinxext._refresh_execution_cache(cache, digest)
-    assert (cache / sphinxext.SOURCE_STAMP).read_text().strip() == digest
+    assert not bookcache.refresh_execution_cache(cache, digest)
+    assert (cache / bookcache.SOURCE_STAMP).read_text().strip() == digest
     (cache / "global.db").write_text("entries")
-    assert not sphinxext._refresh_execution_cache(cache, digest)  # same sslbook: kept
+    assert not bookcache.refresh_execution_cache(cache, digest)  # same sslbook: kept
     assert (cache / "global.db").exists()
-    assert sphinxext._refresh_execution_cache(cache, "0" * 64)  # another sslbook: emptied
-    assert sorted(p.name for p in cache.iterdir()) == [sphinxext.SOURCE_STAMP]
+    assert bookcache.refresh_execution_cache(cache, "0" * 64)  # another sslbook: emptied
+    assert sorted(p.name for p in cache.iterdir()) == [bookcache.SOURCE_STAMP]
     # A cache filled before digests were kept counts as stale.
-    (cache / sphinxext.SOURCE_STAMP).unlink()
+    (cache / bookcache.SOURCE_STAMP).unlink()
     (cache / "global.db").write_text("entries")
-    assert sphinxext._refresh_execution_cache(cache, digest)
+    assert bookcache.refresh_execution_cache(cache, digest)
     assert not (cache / "global.db").exists()
+
+
+def test_statements_render_math_and_code():
+    html = ledger.rich_text("the angle $\\theta < 1$ of `W` & more")
+    assert '<span class="math notranslate nohighlight">\\(\\theta &lt; 1\\)</span>' in html
+    assert "<code>W</code>" in html and "&amp; more" in html
+
+
+def test_fold_summary_counts_kinds():
+    recs = [{"kind": "reproduction", "passed": True}] * 6 + [{"kind": "identity", "passed": True}] * 3
+    assert ledger.summary_line(recs) == "✔ 9 checks hold: 6 reproductions, 3 identities"
+    assert ledger.summary_line([{"kind": "theorem", "passed": True}]) == "✔ 1 check holds: 1 theorem check"
+    assert ledger.summary_line(recs + [{"kind": "breakdown", "passed": False}]).startswith("✘ 1 of 10 checks FAIL")
+
+
+def test_a_claim_output_carries_its_record_for_the_fold():
+    claims.clear()
+    rec = claims.claim("a $x$", 1.0, ">", 0.5, quantity="q", key="k", kind="reproduction",
+                       control=claims.Control(0.1, "init"), source="text: 0.5")
+    from docutils import nodes
+
+    node = nodes.container()
+    node += nodes.raw("", rec.html(), format="html")
+    (found,) = ledger._records_of_output(node)
+    assert found["key"] == "k" and found["control_value"] == 0.1 and found["statement"] == "a $x$"
+    table = ledger.checks_table([found], "claims.html", "ch")
+    assert 'id="claim-k"' in table and 'href="claims.html#ledger-ch-k"' in table and "init" in table
+
+
+def test_import_sslbook_loads_no_book_tooling():
+    import subprocess
+    import sys
+
+    code = ("import sys, sslbook; print(','.join(m for m in ('docutils', 'sphinx', 'pytest', 'nbval', 'nbclient', "
+            "'jupytext', 'myst_nb', 'bookext', 'tools') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip() == "", f"import sslbook imports book tooling: {out.stdout.strip()}"

@@ -1,0 +1,67 @@
+"""The executed book, after ``jupyter-book build .``: every chapter's claims and time, and the ledger.
+
+The strict build executes each chapter once (a failing cell, e.g. a failed claim, fails the build);
+these tests read what it executed (``_build/jupyter_execute``, ``_build/executed.json``) and the
+HTML it wrote. Skipped, with a message, when the book has not been built; CI sets
+``SSLBOOK_REQUIRE_BUILD=1`` so that there a missing build fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from bookext.chapters import chapter_problems, claim_records
+from bookext.toc import toc_chapters
+from built_book import HTML, ROOT, require_build, stale_build_reason
+
+STALE = stale_build_reason(HTML, ROOT)
+if STALE and require_build():
+    raise RuntimeError(f"SSLBOOK_REQUIRE_BUILD is set but {STALE}")
+pytestmark = pytest.mark.skipif(STALE is not None, reason=STALE or "")
+
+EXECUTED = HTML.parent / "jupyter_execute"
+CHAPTERS = [p.stem for p in toc_chapters(ROOT)]
+
+
+def _records(chapter: str) -> list[dict]:
+    path = EXECUTED / "book" / f"{chapter}.ipynb"
+    assert path.exists(), f"{chapter} was not executed by the build ({path} missing)"
+    return claim_records(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _runtime(chapter: str) -> float | None:
+    info = json.loads((HTML.parent / "executed.json").read_text(encoding="utf-8"))
+    entry = info.get(f"book/{chapter}")
+    assert entry and entry.get("succeeded"), f"{chapter}: the build did not execute it successfully: {entry}"
+    return entry.get("runtime")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_claims_and_budget(chapter):
+    """Every claim has a kind, every reproduction a control that fails and a threshold source,
+    keys are unique, and the chapter ran within its budget."""
+    problems = chapter_problems(_records(chapter), _runtime(chapter))
+    assert not problems, f"{chapter}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_claim_is_in_its_chapter_page_and_the_ledger(chapter):
+    ledger = (HTML / "book" / "claims.html").read_text(encoding="utf-8")
+    page = (HTML / "book" / f"{chapter}.html").read_text(encoding="utf-8")
+    for r in _records(chapter):
+        key = r["key"]
+        assert f'id="ledger-{chapter}-{key}"' in ledger, f"the ledger does not list {chapter}/{key}"
+        assert f'href="{chapter}.html#claim-{key}"' in ledger, f"the ledger row of {key} does not link to the chapter"
+        assert f'id="claim-{key}"' in page, f"{chapter}.html has no folded row for {key}"
+        assert f"claims.html#ledger-{chapter}-{key}" in page, f"{chapter}.html does not link {key} to the ledger"
+    # no claim shows unfolded (the raw notebook output of a check)
+    assert 'class="sslbook-claim"' not in page, f"{chapter}.html shows a claim check outside its fold"
+
+
+def test_ledger_counts_every_claim():
+    ledger = (HTML / "book" / "claims.html").read_text(encoding="utf-8")
+    total = sum(len(_records(c)) for c in CHAPTERS)
+    m = re.search(r"(\d+) claims checked in this build", ledger)
+    assert m and int(m.group(1)) == total, f"the ledger counts {m and m.group(1)} claims, the chapters checked {total}"

@@ -1,0 +1,1 @@
+"""Book tooling: benchmarks (`python -m tools.bench`) and the student/instructor editions (`python -m tools.editions`)."""
