@@ -126,3 +126,16 @@ def test_import_sslbook_loads_no_book_tooling():
             "'jupytext', 'myst_nb', 'bookext', 'tools') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "", f"import sslbook imports book tooling: {out.stdout.strip()}"
+
+
+def test_merging_streams_leaves_the_executed_notebook_alone():
+    import nbformat
+    from myst_nb.core import render
+
+    bookcache.patch_myst_nb_merge_streams()
+    outs = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+            nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
+            nbformat.v4.new_output("stream", name="stdout", text="b\n")]
+    merged = render.coalesce_streams(outs)
+    assert "".join(o.get("text", "") for o in merged).count("b") == 1
+    assert outs[0]["text"] == "a\n" and outs[2]["text"] == "b\n"  # the notebook's own outputs unchanged

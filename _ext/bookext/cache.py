@@ -8,7 +8,8 @@ re-executed.
 
 myst-nb 1.4 also writes a cached chapter to ``jupyter_execute`` without its outputs;
 :func:`patch_myst_nb_cache` fixes that, so the claims ledger and the notebooks are complete in
-builds that reuse the execution cache.
+builds that reuse the execution cache; and its merging of stream outputs for display no longer
+writes the merged text back into the executed notebook (:func:`patch_myst_nb_merge_streams`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,31 @@ def patch_myst_nb_cache() -> None:
     NotebookClientCache.start_client = start_client
 
 
+def patch_myst_nb_merge_streams() -> None:
+    """Keep the executed notebook's stream outputs intact when myst-nb merges them for display.
+
+    With ``nb_merge_streams``, myst-nb 1.4 appends every later stream's text to the *first* stream
+    output object, which is shared with the executed notebook it writes to ``jupyter_execute``
+    (the downloadable notebook): a cell that prints, displays a claim and prints again then shows
+    its later lines twice there. The merge is made on a copy instead.
+    """
+    try:
+        from myst_nb.core import render
+    except ImportError:  # pragma: no cover - another myst-nb layout
+        return
+    original = render.coalesce_streams
+    if getattr(original, "_sslbook_patched", False):
+        return
+
+    def coalesce_streams(outputs):
+        import copy
+
+        return original(copy.deepcopy(outputs))
+
+    coalesce_streams._sslbook_patched = True
+    render.coalesce_streams = coalesce_streams
+
+
 def _builder_inited(app) -> None:
     """After myst-nb has set up its configuration: drop cached executions made with another sslbook."""
     config = getattr(app.env, "mystnb_config", None)
@@ -98,6 +124,7 @@ def _outdated(app, env, added, changed, removed):
 
 def setup(app) -> None:
     patch_myst_nb_cache()
+    patch_myst_nb_merge_streams()
     app.connect("builder-inited", _builder_inited, priority=900)  # after myst-nb's (priority 500)
     app.connect("env-get-outdated", _outdated)
     app.connect("build-finished", _build_finished)

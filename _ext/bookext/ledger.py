@@ -115,6 +115,7 @@ def _pass(self, node) -> None:
 
 
 def _records_of_output(node: nodes.Element) -> list[dict[str, Any]]:
+    """The claim records carried by the raw HTML nodes in ``node`` (``node`` itself included)."""
     found = []
     for raw in node.findall(nodes.raw):
         for m in _MARKER.finditer(raw.astext()):
@@ -138,12 +139,19 @@ class FoldClaimCells(SphinxPostTransform):
             if cell.get("nb_element") != "cell_code":
                 continue
             records: list[dict[str, Any]] = []
-            for out in list(cell.findall(nodes.container)):
-                if out.get("mime_type") == "text/html":
-                    found = _records_of_output(out)
-                    if found:
-                        records.extend(found)
-                        out.parent.remove(out)
+            for raw in list(cell.findall(nodes.raw)):
+                found = _records_of_output(raw)
+                if not found:
+                    continue
+                records.extend(found)
+                parent = raw.parent
+                parent.remove(raw)
+                # the output container that held it (myst-nb wraps each output), if now empty
+                while parent is not cell and parent.parent is not None and not parent.children \
+                        and parent.get("nb_element") != "cell_code_output":
+                    grand = parent.parent
+                    grand.remove(parent)
+                    parent = grand
             if not records:
                 continue
             source = [c for c in cell.children if c.get("nb_element") == "cell_code_source"]
