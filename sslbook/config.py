@@ -156,6 +156,10 @@ def setup(default_seed: int = 0, threads: int | None = None, quiet: bool = False
     quiet
         Do not print the summary line.
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    if not isinstance(default_seed, (int, np.integer)) or isinstance(default_seed, bool) or default_seed < 0:
+        raise ValueError(f"default_seed must be a non-negative integer, got {default_seed!r}")
     s = seed(default_seed)
     sc = scale()
     dev = device()

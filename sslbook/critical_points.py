@@ -66,6 +66,26 @@ def _values(f: Objective, x: torch.Tensor) -> torch.Tensor:
     return v
 
 
+def _finite_at(v: torch.Tensor, x: torch.Tensor, what: str) -> None:
+    """``ValueError`` when an objective's value or derivative is NaN or infinite at ``x``."""
+    if not bool(torch.isfinite(v.detach()).all()):
+        where = "x" if x.ndim == 1 else "some row of x"
+        raise ValueError(f"the {what} of f is not finite at {where}: derivatives of a NaN or infinite "
+                         f"objective are meaningless")
+
+
+def _gradient(f: Objective, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+    """Gradient of ``f`` at checked float64 points, non-finite values allowed (the line search of
+    :func:`_newton` tries points where ``f`` may be undefined and discards them)."""
+    xx = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        v = _values(f, xx)
+        if not v.requires_grad:  # f does not depend on x
+            return torch.zeros_like(xx)
+        (g,) = torch.autograd.grad(v.sum(), xx, create_graph=create_graph)
+    return g if create_graph else g.detach()
+
+
 def gradient(f: Objective, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
     r"""Gradient :math:`\nabla f(x)` by autograd.
 
@@ -84,10 +104,15 @@ def gradient(f: Objective, x: torch.Tensor, create_graph: bool = False) -> torch
         Shape of ``x``, float64.
     """
     _callable(f, "f")
+    create_graph = _checks.boolean(create_graph, "create_graph")
     xx = _points(x, "x").clone().requires_grad_(True)
     with torch.enable_grad():
         v = _values(f, xx)
+        _finite_at(v, xx, "value")
+        if not v.requires_grad:  # f does not depend on x
+            return torch.zeros_like(xx)
         (g,) = torch.autograd.grad(v.sum(), xx, create_graph=create_graph)
+    _finite_at(g, xx, "gradient")
     return g if create_graph else g.detach()
 
 
@@ -115,7 +140,11 @@ def hessian(f: Objective, x: torch.Tensor) -> torch.Tensor:
     m = xx.shape[-1]
     with torch.enable_grad():
         v = _values(f, xx)
+        _finite_at(v, xx, "value")
+        if not v.requires_grad:  # f does not depend on x
+            return torch.zeros(xx.shape + (m,), dtype=torch.float64)
         (g,) = torch.autograd.grad(v.sum(), xx, create_graph=True)
+        _finite_at(g, xx, "gradient")
         rows = []
         for j in range(m):
             gj = g[..., j].sum()
@@ -125,6 +154,7 @@ def hessian(f: Objective, x: torch.Tensor) -> torch.Tensor:
             else:  # the gradient does not depend on x (a linear objective)
                 rows.append(torch.zeros_like(xx))
     h = torch.stack(rows, dim=-2).detach()
+    _finite_at(h, xx, "Hessian")
     return 0.5 * (h + h.transpose(-1, -2))
 
 
@@ -150,7 +180,10 @@ def jacobian(F: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torc
     out = F(xx)
     if not isinstance(out, torch.Tensor) or out.shape != xx.shape:
         raise ValueError(f"F must map a tensor of shape {tuple(xx.shape)} to one of the same shape")
-    return torch.autograd.functional.jacobian(F, xx).detach()
+    _finite_at(out, xx, "value")
+    jac = torch.autograd.functional.jacobian(F, xx).detach()
+    _finite_at(jac, xx, "Jacobian")
+    return jac
 
 
 def classify_hessian(h: torch.Tensor, tol: float = 1e-10) -> str:
@@ -211,7 +244,7 @@ def _newton(f: Objective, x: torch.Tensor, tol: float, max_iter: int, cap: float
     """Damped Newton on the gradient for a batch ``(k, m)`` (``f`` batched); returns points and iterations."""
     x = x.clone()
     k = x.shape[0]
-    g = gradient(f, x)
+    g = gradient(f, x)  # the starts must be finite points of f
     gn = g.norm(dim=1)
     its = torch.zeros(k, dtype=torch.int64)
     active = gn > tol
@@ -232,7 +265,7 @@ def _newton(f: Objective, x: torch.Tensor, tol: float, max_iter: int, cap: float
         n_ls = 30
         ts = 0.5 ** torch.arange(n_ls, dtype=torch.float64)
         cand = xa[:, None, :] + ts[None, :, None] * step[:, None, :]  # (ka, L, m)
-        gc = gradient(f, cand.reshape(-1, x.shape[1])).reshape(cand.shape)
+        gc = _gradient(f, cand.reshape(-1, x.shape[1])).reshape(cand.shape)
         ok = torch.isfinite(gc).all(dim=2) & (gc.norm(dim=2) < gna[:, None])  # (ka, L)
         accepted = ok.any(dim=1)
         first = torch.where(accepted, ok.to(torch.int64).argmax(dim=1), torch.zeros_like(gna, dtype=torch.int64))
@@ -470,6 +503,7 @@ def inverse_function_certificate(F: Callable[[torch.Tensor], torch.Tensor], x0: 
     a = jac(c.unsqueeze(0))[0].detach().to(torch.float64)
     if a.shape != (c.numel(), c.numel()):
         raise ValueError(f"the Jacobian at x0 must have shape ({c.numel()}, {c.numel()}), got {tuple(a.shape)}")
+    _finite_at(a, c, "Jacobian")
     sv = torch.linalg.svdvals(a)
     if float(sv[-1]) <= torch.finfo(torch.float64).eps * max(float(sv[0]), 1e-300):
         raise ValueError("DF(x0) is singular: the inverse function theorem does not apply")
@@ -477,11 +511,13 @@ def inverse_function_certificate(F: Callable[[torch.Tensor], torch.Tensor], x0: 
     fx = F(c)
     if not isinstance(fx, torch.Tensor) or fx.shape != c.shape:
         raise ValueError(f"F must map a tensor of shape {tuple(c.shape)} to one of the same shape")
+    _finite_at(fx, c, "value")
     residual = float(fx.detach().norm())
     tolerance = 1.0 / (2.0 * inv_norm)
     r = 2.0 * inv_norm * residual if radius is None else _checks.positive(radius, "radius", allow_zero=True)
     pts = ball_points(c, r, n_points, generator=generator)
     jx = jac(pts).detach().to(torch.float64)
+    _finite_at(jx, pts, "Jacobian (sampled on the ball)")
     dev = float(torch.linalg.matrix_norm(jx - a, ord=2).max())
     holds = residual <= r * tolerance * (1 + 1e-12) and dev <= tolerance
     return InverseFunctionCertificate(center=c, radius=r, residual=residual, inverse_norm=inv_norm,

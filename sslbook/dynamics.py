@@ -44,6 +44,10 @@ __all__ = [
 ]
 
 LOSSES = ("contrastive", "alignment", "invariance")
+#: Most entries of a dense matrix built here (2**27 float64 entries = 1 GiB).
+_MAX_DENSE = 2.0**27
+#: Default bound on the Runge-Kutta steps of :func:`integrate_kernel_ode` (minutes of CPU time).
+MAX_ODE_STEPS = 2_000_000
 METHODS = ("euclidean", "riemannian", "projected")
 MatrixOrMap = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
 
@@ -82,16 +86,21 @@ def _sym(m: torch.Tensor) -> torch.Tensor:
     return 0.5 * (m + m.T)
 
 
-def _views(x, x_pos, x_neg, loss):
+def _views(x, x_pos, x_neg, loss, names=("x", "x_pos", "x_neg")):
+    a, b, c = names
     loss = _checks.choice(loss, "loss", LOSSES)
-    _checks.tensor(x, "x", ndim=2)
-    _checks.tensor(x_pos, "x_pos", ndim=2)
-    _checks.same_shape(x, x_pos, "x", "x_pos")
+    _checks.tensor(x, a, ndim=2)
+    _checks.tensor(x_pos, b, ndim=2)
+    _checks.same_shape(x, x_pos, a, b)
+    _checks.compatible(**{a: x, b: x_pos})
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"{a} needs at least one row and one column, got shape {tuple(x.shape)}")
     if loss == "contrastive":
         if x_neg is None:
-            raise ValueError("x_neg is required for the contrastive loss")
-        _checks.tensor(x_neg, "x_neg", ndim=2)
-        _checks.same_shape(x, x_neg, "x", "x_neg")
+            raise ValueError(f"{c} is required for the contrastive loss")
+        _checks.tensor(x_neg, c, ndim=2)
+        _checks.same_shape(x, x_neg, a, c)
+        _checks.compatible(**{a: x, c: x_neg})
     return loss
 
 
@@ -148,7 +157,7 @@ def ssl_loss(z: torch.Tensor, z_pos: torch.Tensor, z_neg: torch.Tensor | None = 
     torch.Tensor
         Scalar; equals :math:`-\mathrm{tr}(W^\top A W)` when ``z = x @ W`` etc.
     """
-    loss = _views(z, z_pos, z_neg, loss)
+    loss = _views(z, z_pos, z_neg, loss, names=("z", "z_pos", "z_neg"))
     if loss == "contrastive":
         return -(z * (z_pos - z_neg)).sum(1).mean()
     if loss == "alignment":
@@ -180,6 +189,9 @@ def coupling_matrix(n: int, loss: str = "contrastive", dtype: torch.dtype = torc
     """
     n = _checks.integer(n, "n", minimum=1)
     loss = _checks.choice(loss, "loss", LOSSES)
+    dtype = _checks.float_dtype(dtype)
+    big = (3 if loss == "contrastive" else 2) * n
+    _checks.work(float(big) ** 2, _MAX_DENSE, f"coupling_matrix(n={n}) is a dense {big} x {big} matrix (entries)")
     eye = torch.eye(n, dtype=dtype, device=device)
     zero = torch.zeros(n, n, dtype=dtype, device=device)
     if loss == "contrastive":
@@ -194,9 +206,10 @@ def quadratic_loss(w: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     r""":math:`L(W) = -\mathrm{tr}(W^\top A W)` for ``w`` ``(p, k)`` and symmetric ``a`` ``(p, p)``."""
     _checks.tensor(w, "w", ndim=2)
     _symmetric(a, "a")
+    _checks.compatible(a=a, w=w)
     if w.shape[0] != a.shape[0]:
         raise ValueError(f"w must have {a.shape[0]} rows to match a, got shape {tuple(w.shape)}")
-    return -(w * (a @ w)).sum()
+    return _checks.finite_output(-(w * (a @ w)).sum(), "quadratic_loss", w=w, a=a)
 
 
 # --- weight-space dynamics ---------------------------------------------------------------------
@@ -222,6 +235,7 @@ def unconstrained_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     """
     _symmetric(a)
     _checks.tensor(w0, "w0", ndim=2)
+    _checks.compatible(a=a, w0=w0)
     if w0.shape[0] != a.shape[0]:
         raise ValueError(f"w0 must have {a.shape[0]} rows to match a, got shape {tuple(w0.shape)}")
     times, scalar = _times(t)
@@ -229,6 +243,8 @@ def unconstrained_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     b = vecs.T @ w0
     times = times.to(device=a.device, dtype=a.dtype)
     out = torch.einsum("pq,mq,qk->mpk", vecs, torch.exp(2.0 * times[:, None] * vals[None, :]), b)
+    _checks.finite_output(out, "unconstrained_flow (e^{2At} W0 overflows: the weights grow like e^{2 lambda_max t}; "
+                          "use a smaller t)", a=a, w0=w0)
     return out[0] if scalar else out
 
 
@@ -280,7 +296,11 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
     """
     method = _checks.choice(method, "method", METHODS)
     _checks.tensor(w0, "w0", ndim=2)
+    if w0.shape[0] < 1 or w0.shape[1] < 1:
+        raise ValueError(f"w0 needs at least one row and one column, got shape {tuple(w0.shape)}")
     apply_a = _matvec(a, w0.shape[0])
+    if isinstance(a, torch.Tensor):
+        _checks.compatible(a=a, w0=w0)
     eta = _checks.positive(lr, "lr")
     steps = _checks.integer(steps, "steps", minimum=0)
     every = _checks.integer(every, "every", minimum=1)
@@ -304,6 +324,9 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
         if cap is not None and float(w.norm()) > cap:
             stopped = True
         if m % every == 0 or m == steps or stopped:
+            if not _checks._all_finite(w):  # a non-finite record stays non-finite: checking records suffices
+                raise ValueError(f"gradient descent diverged (non-finite weights by step {m}): lower lr, or pass "
+                                 f"max_norm to stop once the norm exceeds it")
             rec_w.append(w.clone())
             rec_s.append(m)
         if stopped:
@@ -339,6 +362,7 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
     _symmetric(a)
     _checks.tensor(w1, "w1", ndim=2)
     _checks.tensor(w2, "w2", ndim=2)
+    _checks.compatible(a=a, w1=w1, w2=w2)
     if w1.shape[0] != a.shape[0]:
         raise ValueError(f"w1 must have {a.shape[0]} rows to match a, got shape {tuple(w1.shape)}")
     if w2.shape[0] != w1.shape[1]:
@@ -357,6 +381,9 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
         if cap is not None and (not bool(torch.isfinite(w).all()) or float(w.norm()) > cap):
             stopped = True
         if m % every == 0 or m == steps or stopped:
+            if cap is None and not _checks._all_finite(w):
+                raise ValueError(f"two-layer gradient descent diverged (non-finite weights by step {m}): the modes "
+                                 f"blow up in finite time; lower lr or steps, or pass max_norm")
             rec_w.append(w)
             rec_s.append(m)
         if stopped:
@@ -394,12 +421,7 @@ def mode_strength(lam: float, s0: float, t) -> torch.Tensor:
     return out[0] if scalar else out
 
 
-def _real(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    if not math.isfinite(float(x)):
-        raise ValueError(f"{name} must be finite, got {x!r}")
-    return float(x)
+_real = _checks.real
 
 
 # --- random features and kernels ---------------------------------------------------------------
@@ -425,9 +447,12 @@ def relu_features(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """
     _checks.tensor(x, "x", ndim=2)
     _checks.tensor(v, "v", ndim=2)
+    _checks.compatible(x=x, v=v)
     if v.shape[1] != x.shape[1]:
         raise ValueError(f"v must have {x.shape[1]} columns to match x, got shape {tuple(v.shape)}")
-    return math.sqrt(2.0 / v.shape[0]) * torch.relu(x @ v.T)
+    if v.shape[0] < 1:
+        raise ValueError(f"v must have at least one row (hidden unit), got shape {tuple(v.shape)}")
+    return _checks.finite_output(math.sqrt(2.0 / v.shape[0]) * torch.relu(x @ v.T), "relu_features", x=x, v=v)
 
 
 def arccos_kernel(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -451,13 +476,16 @@ def arccos_kernel(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tenso
     if y is None:
         y = x
     _checks.tensor(y, "y", ndim=2)
+    _checks.compatible(x=x, y=y)
     if y.shape[1] != x.shape[1]:
         raise ValueError(f"x and y must have the same number of columns, got {x.shape[1]} and {y.shape[1]}")
     nx, ny = x.norm(dim=1), y.norm(dim=1)
     outer = nx[:, None] * ny[None, :]
-    cos = torch.where(outer > 0, (x @ y.T) / outer.clamp_min(1e-300), torch.zeros_like(outer)).clamp(-1.0, 1.0)
+    # cosines from rows rescaled to unit length first: exact at any scale (norms of 1e-30 rows underflow)
+    cos = (_checks.unit_rows(x) @ _checks.unit_rows(y).T).clamp(-1.0, 1.0)
     theta = torch.arccos(cos)
-    return outer / math.pi * (torch.sin(theta) + (math.pi - theta) * cos)
+    return _checks.finite_output(outer / math.pi * (torch.sin(theta) + (math.pi - theta) * cos), "arccos_kernel",
+                                 x=x, y=y)
 
 
 def readout_subspace(phi: torch.Tensor, w0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -486,6 +514,7 @@ def readout_subspace(phi: torch.Tensor, w0: torch.Tensor) -> tuple[torch.Tensor,
     """
     _checks.tensor(phi, "phi", ndim=2)
     _checks.tensor(w0, "w0", ndim=2)
+    _checks.compatible(phi=phi, w0=w0)
     if w0.shape[0] != phi.shape[1]:
         raise ValueError(f"w0 must have {phi.shape[1]} rows (one per feature), got shape {tuple(w0.shape)}")
     h = phi.shape[1]
@@ -506,9 +535,10 @@ def _kernel_args(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched:
     _checks.tensor(z0, "z0", ndim=dims)
     _checks.tensor(kmat, "kmat", ndim=dims)
     _symmetric(s, "s")
+    _checks.compatible(s=s, kmat=kmat, z0=z0)
     if kmat.shape[-2:] != s.shape:
         raise ValueError(f"kmat must have shape {tuple(s.shape)} (or a batch of those) to match s, got {tuple(kmat.shape)}")
-    if not torch.allclose(kmat, kmat.transpose(-1, -2), atol=1e-8 * max(1.0, float(kmat.abs().max()))):
+    if not torch.allclose(kmat, kmat.transpose(-1, -2), atol=1e-8 * float(kmat.abs().max())):
         raise ValueError("kmat must be symmetric")
     if z0.shape[-2] != s.shape[0]:
         raise ValueError(f"z0 must have {s.shape[0]} rows (one per point), got shape {tuple(z0.shape)}")
@@ -535,11 +565,11 @@ def kernel_ode_rhs(z: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor) -> torc
         Coupling :math:`S` of :func:`coupling_matrix`, shape ``(N, N)``.
     """
     _kernel_args(z, kmat, s, batched=True)
-    return _rhs(z, kmat, s)
+    return _checks.finite_output(_rhs(z, kmat, s), "kernel_ode_rhs", z=z, kmat=kmat, s=s)
 
 
 def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t_end: float, dt: float = 1e-3,
-                         every: int = 1) -> Trajectory:
+                         every: int = 1, max_steps: int = MAX_ODE_STEPS) -> Trajectory:
     r"""Integrate :math:`\dot Z = 2(K - ZZ^\top)SZ` with the classical 4th-order Runge-Kutta scheme.
 
     Parameters
@@ -557,6 +587,9 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
         Step size (> 0).
     every
         Record every ``every`` steps (step 0 and the last are always recorded).
+    max_steps
+        Refuse (``ValueError``) a run of more than ``max_steps`` steps rather than run for hours:
+        an enormous ``t_end`` or a tiny ``dt`` is almost always a mistake. Raise it on purpose.
 
     Returns
     -------
@@ -567,7 +600,11 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
     t_end = _checks.positive(t_end, "t_end", allow_zero=True)
     h = _checks.positive(dt, "dt")
     every = _checks.integer(every, "every", minimum=1)
-    n_steps = max(0, math.ceil(t_end / h - 1e-9))
+    max_steps = _checks.integer(max_steps, "max_steps", minimum=1)
+    ratio = t_end / h  # may be inf for a subnormal dt
+    _checks.work(ratio, max_steps, f"integrate_kernel_ode: t_end / dt = {t_end!r} / {h!r} Runge-Kutta steps "
+                 f"(raise dt, lower t_end, or raise max_steps on purpose)")
+    n_steps = max(0, math.ceil(ratio - 1e-9))
 
     def f(z):
         return _rhs(z, kmat, s)
@@ -583,6 +620,8 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
         z = z + step / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
         t = t + step
         if m % every == 0 or m == n_steps:
+            if not _checks._all_finite(z):  # a non-finite state stays non-finite: checking records suffices
+                raise ValueError(f"integrate_kernel_ode diverged (non-finite Z by t = {t:.4g}): lower dt")
             rec_z.append(z.clone())
             rec_t.append(t)
             rec_s.append(m)
@@ -674,6 +713,7 @@ def fixed_kernel_flow(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) 
     times, scalar = _times(t)
     ks = kmat @ s
     out = torch.stack([torch.linalg.matrix_exp(2.0 * tt * ks) @ z0 for tt in times.tolist()])
+    _checks.finite_output(out, "fixed_kernel_flow (e^{2KSt} Z0 overflows; use a smaller t)", z0=z0, kmat=kmat, s=s)
     return out[0] if scalar else out
 
 
@@ -704,6 +744,7 @@ def kernel_optimum(kmat: torch.Tensor, s: torch.Tensor, k: int) -> tuple[float, 
     """
     _symmetric(kmat, "kmat")
     _symmetric(s, "s")
+    _checks.compatible(kmat=kmat, s=s)
     if kmat.shape != s.shape:
         raise ValueError(f"kmat and s must have the same shape, got {tuple(kmat.shape)} and {tuple(s.shape)}")
     k = _checks.integer(k, "k", minimum=1, maximum=kmat.shape[0])
@@ -742,6 +783,7 @@ def supervised_readout_flow(phi: torch.Tensor, y: torch.Tensor, a0: torch.Tensor
     _checks.tensor(phi, "phi", ndim=2)
     _checks.tensor(y, "y", ndim=(1, 2))
     _checks.tensor(a0, "a0", ndim=(1, 2))
+    _checks.compatible(phi=phi, y=y, a0=a0)
     if y.shape[0] != phi.shape[0]:
         raise ValueError(f"y must have {phi.shape[0]} rows (one per point), got shape {tuple(y.shape)}")
     if a0.shape[0] != phi.shape[1]:

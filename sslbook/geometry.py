@@ -24,6 +24,7 @@ def random_frame(d: int, k: int, generator: torch.Generator | None = None,
     """A uniformly random frame of shape ``(d, k)`` (QR of a Gaussian matrix), ``1 <= k <= d``."""
     d = _checks.integer(d, "d", minimum=1)
     k = _checks.integer(k, "k", minimum=1, maximum=d)
+    dtype = _checks.float_dtype(dtype)
     return orthonormalize(torch.randn(d, k, generator=generator, dtype=dtype))
 
 
@@ -35,6 +36,8 @@ def orthonormalize(w: torch.Tensor) -> torch.Tensor:
     _checks.tensor(w, "w", ndim=2)
     if w.shape[1] > w.shape[0]:
         raise ValueError(f"w must have at most as many columns as rows, got shape {tuple(w.shape)}")
+    if w.shape[1] < 1:
+        raise ValueError(f"w must have at least one column, got shape {tuple(w.shape)}")
     q, r = torch.linalg.qr(w)
     signs = torch.sign(torch.diagonal(r))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
@@ -44,14 +47,21 @@ def orthonormalize(w: torch.Tensor) -> torch.Tensor:
 def is_orthonormal(w: torch.Tensor, tol: float = 1e-8) -> bool:
     """Whether :math:`\\|W^\\top W - I\\|_\\infty \\le` ``tol``."""
     _checks.tensor(w, "w", ndim=2)
+    t = _checks.positive(tol, "tol", allow_zero=True)
+    if w.shape[1] < 1:
+        raise ValueError(f"w must have at least one column, got shape {tuple(w.shape)}")
     eye = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
-    return bool((w.T @ w - eye).abs().max() <= _checks.positive(tol, "tol", allow_zero=True))
+    return bool((w.T @ w - eye).abs().max() <= t)
 
 
 def projector(w: torch.Tensor) -> torch.Tensor:
-    r"""Orthogonal projector :math:`W (W^\top W)^{-1} W^\top` onto the column span of ``w`` ``(d, k)``."""
-    _checks.tensor(w, "w", ndim=2)
+    r"""Orthogonal projector :math:`W (W^\top W)^{-1} W^\top` onto the column span of ``w`` ``(d, k)``.
+
+    ``w`` must have full column rank (otherwise :math:`W^\top W` is singular): ``ValueError``."""
     q = orthonormalize(w)
+    r = torch.linalg.qr(w)[1].diagonal().abs()
+    if not float(r.min()) > max(w.shape) * torch.finfo(w.dtype).eps * float(r.max()):
+        raise ValueError("the columns of w are linearly dependent: W^T W is singular and the projector undefined")
     return q @ q.T
 
 
@@ -64,6 +74,7 @@ def tangent_project_stiefel(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     _checks.tensor(w, "w", ndim=2)
     _checks.tensor(g, "g", ndim=2)
     _checks.same_shape(w, g, "w", "g")
+    _checks.compatible(w=w, g=g)
     wg = w.T @ g
     return g - w @ (0.5 * (wg + wg.T))
 
@@ -76,6 +87,7 @@ def grassmann_gradient(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     _checks.tensor(w, "w", ndim=2)
     _checks.tensor(g, "g", ndim=2)
     _checks.same_shape(w, g, "w", "g")
+    _checks.compatible(w=w, g=g)
     return g - w @ (w.T @ g)
 
 
@@ -84,6 +96,7 @@ def qr_retraction(w: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
     _checks.tensor(w, "w", ndim=2)
     _checks.tensor(xi, "xi", ndim=2)
     _checks.same_shape(w, xi, "w", "xi")
+    _checks.compatible(w=w, xi=xi)
     return orthonormalize(w + xi)
 
 
@@ -102,18 +115,15 @@ def grassmann_step(w: torch.Tensor, g: torch.Tensor, lr: float, ascent: bool = F
         Step uphill (maximise) instead of downhill.
     """
     eta = _checks.positive(lr, "lr")
+    ascent = _checks.boolean(ascent, "ascent")
     xi = grassmann_gradient(w, g)
-    return qr_retraction(w, eta * xi if ascent else -eta * xi)
+    return _checks.finite_output(qr_retraction(w, eta * xi if ascent else -eta * xi), "grassmann_step", w=w, g=g)
 
 
 def top_eigenspace(a: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues (descending) and an orthonormal basis ``(d, k)`` of the top-``k`` eigenspace of
     the symmetric matrix ``a`` ``(d, d)``."""
-    _checks.tensor(a, "a", ndim=2)
-    if a.shape[0] != a.shape[1]:
-        raise ValueError(f"a must be square, got shape {tuple(a.shape)}")
-    if not torch.allclose(a, a.T, atol=1e-8 * max(1.0, float(a.abs().max()))):
-        raise ValueError("a must be symmetric")
+    _symmetric(a)
     k = _checks.integer(k, "k", minimum=1, maximum=a.shape[0])
     vals, vecs = torch.linalg.eigh(a)
     idx = torch.argsort(vals, descending=True)[:k]
@@ -127,15 +137,20 @@ def top_eigenspace(a: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
 
 def _symmetric(a: torch.Tensor, name: str = "a") -> torch.Tensor:
     _checks.tensor(a, name, ndim=2)
-    if a.shape[0] != a.shape[1]:
-        raise ValueError(f"{name} must be square, got shape {tuple(a.shape)}")
-    if not torch.allclose(a, a.T, atol=1e-8 * max(1.0, float(a.abs().max()))):
+    if a.shape[0] != a.shape[1] or a.shape[0] < 1:
+        raise ValueError(f"{name} must be square and non-empty, got shape {tuple(a.shape)}")
+    # relative tolerance: a matrix of size 1e-30 is judged like the same matrix of size 1
+    if not torch.allclose(a, a.T, atol=1e-8 * float(a.abs().max())):
         raise ValueError(f"{name} must be symmetric")
     return a
 
 
 def _frame_for(a: torch.Tensor, w: torch.Tensor, name: str = "w0") -> torch.Tensor:
     _checks.tensor(w, name, ndim=2)
+    if w.device != a.device:
+        raise ValueError(f"a and {name} must be on the same device, got {a.device} and {w.device}")
+    if w.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column, got shape {tuple(w.shape)}")
     if w.shape[0] != a.shape[0]:
         raise ValueError(f"{name} must have {a.shape[0]} rows to match a, got shape {tuple(w.shape)}")
     if w.shape[1] > w.shape[0]:
@@ -149,7 +164,7 @@ def _times(t) -> tuple[torch.Tensor, bool]:
         _checks.tensor(t, "t", ndim=(0, 1))
         tt, scalar = t.detach().to(torch.float64).cpu(), t.ndim == 0
     elif isinstance(t, (int, float)) and not isinstance(t, bool):
-        tt, scalar = torch.tensor(float(t), dtype=torch.float64), True
+        tt, scalar = torch.tensor(_checks.real(t, "t"), dtype=torch.float64), True
     else:
         try:
             tt = torch.as_tensor([_checks.positive(v, "t", allow_zero=True) for v in t], dtype=torch.float64)
@@ -184,6 +199,7 @@ def grassmann_flow_velocity(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """
     _symmetric(a)
     _frame_for(a, w, "w")
+    _checks.compatible(a=a, w=w)
     return 2.0 * grassmann_gradient(w, a @ w)
 
 

@@ -45,11 +45,15 @@ def use_style(context: str = "notebook", font_scale: float = 0.95) -> None:
 def band(ax, x: Sequence[float], runs: np.ndarray, label: str | None = None, color=None, q: float = 0.0) -> None:
     """Plot the median of ``runs`` (shape ``(n_runs, len(x))``) with a band from quantile ``q`` to
     ``1 - q`` (``q = 0``: min to max)."""
-    r = np.asarray(runs, dtype=float)
-    if r.ndim != 2 or r.shape[1] != len(x):
-        raise ValueError(f"runs must have shape (n_runs, {len(x)}), got {r.shape}")
-    if not 0.0 <= q < 0.5:
+    from . import _checks
+
+    xs = _checks.array(x, "x", ndim=1)
+    r = _checks.array(runs, "runs", ndim=2, finite=False)  # NaN marks a missing value; the quantiles skip nothing
+    if r.shape[0] < 1 or r.shape[1] != len(xs):
+        raise ValueError(f"runs must have shape (n_runs, {len(xs)}) with n_runs >= 1, got {r.shape}")
+    q = _checks.positive(q, "q", allow_zero=True)
+    if not q < 0.5:
         raise ValueError(f"q must lie in [0, 0.5), got {q}")
     med = np.median(r, axis=0)
-    (line,) = ax.plot(x, med, label=label, color=color)
-    ax.fill_between(x, np.quantile(r, q, axis=0), np.quantile(r, 1 - q, axis=0), color=line.get_color(), alpha=0.2, lw=0)
+    (line,) = ax.plot(xs, med, label=label, color=color)
+    ax.fill_between(xs, np.quantile(r, q, axis=0), np.quantile(r, 1 - q, axis=0), color=line.get_color(), alpha=0.2, lw=0)

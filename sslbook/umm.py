@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from . import _checks, config, metrics, train
-from .models import MLP
+from .models import MLP, _check_input
 
 __all__ = ["similarity_log_distribution", "alignment_kl", "EarlyPrior", "early_prior", "freeze_early", "UMM"]
 
@@ -59,15 +59,21 @@ def similarity_log_distribution(h: torch.Tensor, temperature: float = 0.1) -> to
     torch.Tensor
         Shape ``(n, n - 1)``; each row's exponentials sum to 1.
     """
-    _checks.tensor(h, "h", ndim=2)
+    return _similarity_log_distribution(h, temperature, "h")
+
+
+def _similarity_log_distribution(h: torch.Tensor, temperature: float, name: str) -> torch.Tensor:
+    """:func:`similarity_log_distribution` with the argument's name for its messages."""
+    _checks.tensor(h, name, ndim=2)
     n = h.shape[0]
-    if n < 2:
-        raise ValueError(f"h needs at least two rows, got {n}")
+    if n < 2 or h.shape[1] < 1:
+        raise ValueError(f"{name} needs at least two rows and one column, got shape {tuple(h.shape)}")
     t = _checks.positive(temperature, "temperature")
-    f = F.normalize(h, dim=1)
+    f = _checks.unit_rows(h)  # scale-free cosines (F.normalize collapses rows of size 1e-30)
     s = (f @ f.T) / t
     off = s.flatten()[1:].reshape(n - 1, n + 1)[:, :-1].reshape(n, n - 1)  # drop the diagonal
-    return torch.log_softmax(off, dim=1)
+    return _checks.finite_output(torch.log_softmax(off, dim=1), "similarity_log_distribution (lower temperature "
+                                 "than the float range allows)", **{name: h})
 
 
 def alignment_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -96,8 +102,10 @@ def alignment_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: float
     _checks.tensor(z_late, "z_late", ndim=2)
     if h_early.shape[0] != z_late.shape[0]:
         raise ValueError(f"h_early and z_late must have the same number of rows, got {h_early.shape[0]} and {z_late.shape[0]}")
-    log_p = similarity_log_distribution(h_early, temperature)
-    log_q = similarity_log_distribution(z_late, temperature)
+    if h_early.device != z_late.device:
+        raise ValueError(f"h_early and z_late must be on the same device, got {h_early.device} and {z_late.device}")
+    log_p = _similarity_log_distribution(h_early, temperature, "h_early")
+    log_q = _similarity_log_distribution(z_late, temperature, "z_late")
     return (log_p.exp() * (log_p - log_q)).sum(1).mean()
 
 
@@ -121,15 +129,20 @@ class EarlyPrior:
 
     def __post_init__(self) -> None:
         _checks.tensor(self.centres, "centres", ndim=2)
+        if self.centres.shape[0] < 1 or self.centres.shape[1] < 1:
+            raise ValueError(f"centres needs at least one row and one column, got shape {tuple(self.centres.shape)}")
         _checks.positive(self.temperature, "temperature")
 
     def memberships(self, h: torch.Tensor) -> torch.Tensor:
         """Soft memberships of the rows of ``h`` ``(n, p)``: shape ``(n, C)``, rows summing to 1."""
         _checks.tensor(h, "h", ndim=2)
+        if h.device != self.centres.device:
+            raise ValueError(f"h must be on the centres' device {self.centres.device}, got {h.device}")
         c = self.centres.to(h.dtype)
         if h.shape[1] != c.shape[1]:
             raise ValueError(f"h must have {c.shape[1]} features like the centres, got shape {tuple(h.shape)}")
-        return torch.softmax(-torch.cdist(h, c).pow(2) / self.temperature, dim=1)
+        return _checks.finite_output(torch.softmax(-torch.cdist(h, c).pow(2) / self.temperature, dim=1),
+                                     "EarlyPrior.memberships (distances overflow)", h=h)
 
 
 def early_prior(h: torch.Tensor, n_clusters: int = 20, iters: int = 50,
@@ -143,6 +156,8 @@ def early_prior(h: torch.Tensor, n_clusters: int = 20, iters: int = 50,
     _checks.tensor(h, "h", ndim=2)
     h = h.detach()
     n = h.shape[0]
+    if n < 2 or h.shape[1] < 1:
+        raise ValueError(f"h needs at least two rows and one column, got shape {tuple(h.shape)}")
     k = _checks.integer(n_clusters, "n_clusters", minimum=2, maximum=n)
     iters = _checks.integer(iters, "iters", minimum=1)
     centres = h[torch.randperm(n, generator=generator)[:k].to(h.device)].clone()
@@ -214,6 +229,8 @@ class UMM:
             raise TypeError(f"prior must be an EarlyPrior or None, got {type(prior).__name__}")
         if not isinstance(second_order, bool):
             raise TypeError(f"second_order must be a bool, got {type(second_order).__name__}")
+        if not isinstance(model, MLP):
+            raise TypeError(f"model must be an sslbook.models.MLP, got {type(model).__name__}")
         self.model = model
         self.late_parameters = freeze_early(model, n_early)
         self.n_early = int(n_early)
@@ -233,6 +250,7 @@ class UMM:
 
     def early(self, x: torch.Tensor) -> torch.Tensor:
         """Frozen early features :math:`h^e` of ``x`` (no gradient)."""
+        _check_input(x, self.model.widths[0], self.model.layers[0][0].weight)  # finite, width, device, dtype
         with torch.no_grad():
             for block in self.model.layers[:self.n_early]:
                 block.eval()
@@ -241,6 +259,12 @@ class UMM:
 
     def late(self, h: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Output of the later blocks on early features ``h``, optionally with substituted parameters."""
+        _checks.tensor(h, "h", ndim=2)
+        width = self.model.widths[self.n_early]
+        if h.shape[1] != width:
+            raise ValueError(f"h must have {width} features (the output width of the early blocks), got shape {tuple(h.shape)}")
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping of parameter names to tensors, got {type(params).__name__}")
         if params is None:
             return self._late(h)
         return functional_call(self._late, dict(params), (h,))

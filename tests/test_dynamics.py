@@ -307,7 +307,7 @@ def test_validation_errors():
         dynamics.loss_matrix(x, xp, xn, loss="barlow")
     with pytest.raises(ValueError, match="same shape"):
         dynamics.loss_matrix(x, xp[:, :3], xn)
-    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+    with pytest.raises(TypeError, match="z must be a torch.Tensor"):
         dynamics.ssl_loss(x.numpy(), xp, xn)
     with pytest.raises(ValueError, match="n must be >= 1"):
         dynamics.coupling_matrix(0)
