@@ -183,6 +183,19 @@ class ClaimsLedgerDirective(Directive):
         return [claims_ledger("")]
 
 
+class execution_status(nodes.General, nodes.Element):
+    """Placeholder replaced by the table of the chapters' executions once every chapter has been read."""
+
+
+class ExecutionStatusDirective(Directive):
+    has_content = False
+
+    def run(self):
+        env = self.state.document.settings.env
+        env.sslbook_status_docs = set(getattr(env, "sslbook_status_docs", set())) | {env.docname}
+        return [execution_status("")]
+
+
 def claims_of(app, docname: str) -> list[dict[str, Any]] | None:
     """The claim records in the executed notebook of ``docname`` (``None`` if it was not executed)."""
     ipynb = Path(app.outdir).parent / "jupyter_execute" / (docname + ".ipynb")
@@ -213,21 +226,24 @@ def _doctree_read(app, doctree) -> None:
 def _purge(app, env, docname) -> None:
     if hasattr(env, "sslbook_claims"):
         env.sslbook_claims.pop(docname, None)
-    if hasattr(env, "sslbook_ledger_docs"):
-        env.sslbook_ledger_docs.discard(docname)
+    for attr in ("sslbook_ledger_docs", "sslbook_status_docs"):
+        if hasattr(env, attr):
+            getattr(env, attr).discard(docname)
 
 
 def _merge(app, env, docnames, other) -> None:
     if not hasattr(env, "sslbook_claims"):
         env.sslbook_claims = {}
     env.sslbook_claims.update({d: c for d, c in getattr(other, "sslbook_claims", {}).items() if d in docnames})
-    env.sslbook_ledger_docs = set(getattr(env, "sslbook_ledger_docs", set())) | set(getattr(other, "sslbook_ledger_docs", set()))
+    for attr in ("sslbook_ledger_docs", "sslbook_status_docs"):
+        setattr(env, attr, set(getattr(env, attr, set())) | set(getattr(other, attr, set())))
 
 
 def _outdated(app, env, added, changed, removed):
     # The ledger page must be rewritten whenever any chapter was re-read.
     if added or changed or removed or getattr(env, "sslbook_reexecute", False):
-        return sorted(getattr(env, "sslbook_ledger_docs", set()) - set(added) - set(changed))
+        pages = set(getattr(env, "sslbook_ledger_docs", set())) | set(getattr(env, "sslbook_status_docs", set()))
+        return sorted(pages - set(added) - set(changed))
     return []
 
 
@@ -277,9 +293,41 @@ def ledger_html(app, env, ledger_doc: str, claims: dict[str, list[dict[str, Any]
     return "\n".join(out)
 
 
+def status_html(app, env, status_doc: str, claims: dict[str, list[dict[str, Any]]], order: list[str]) -> str:
+    """The readers' execution table: chapter, run time, claims, last executed, result."""
+    import datetime
+
+    try:
+        from myst_nb.sphinx_ import NbMetadataCollector
+    except ImportError:  # pragma: no cover
+        return "<p>No execution data.</p>"
+    data = NbMetadataCollector.get_doc_data(env)
+    rows = []
+    for d in order:
+        info = data.get(d, {}).get("exec_data") if d in data else None
+        if not info:
+            continue
+        title = env.titles[d].astext() if d in env.titles else d
+        recs = claims.get(d, [])
+        kinds = ", ".join(f"{sum(1 for r in recs if r.get('kind') == k)} {PLURAL[k] if sum(1 for r in recs if r.get('kind') == k) != 1 else SINGULAR[k]}"
+                          for k in ("reproduction", "theorem", "identity", "breakdown")
+                          if any(r.get("kind") == k for r in recs))
+        when = datetime.datetime.fromtimestamp(info["mtime"], datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if info.get("mtime") else "–"
+        runtime = f"{info['runtime']:.0f} s" if info.get("runtime") is not None else "–"
+        ok = "ok" if info.get("succeeded") and all(r.get("passed") for r in recs) else "FAILED"
+        uri = app.builder.get_relative_uri(status_doc, d)
+        rows.append(f'<tr><td><a href="{html.escape(uri)}">{html.escape(title)}</a></td><td>{runtime}</td>'
+                    f"<td>{len(recs)}<br><span class=\"sslbook-what\">{html.escape(kinds)}</span></td><td>{when}</td>"
+                    f"<td>{ok}</td></tr>")
+    return ('<table class="sslbook-ledger-counts sslbook-status"><thead><tr><th>chapter</th><th>run time</th>'
+            "<th>claims checked</th><th>last executed</th><th>result</th></tr></thead><tbody>" + "".join(rows)
+            + "</tbody></table>")
+
+
 def _doctree_resolved(app, doctree, docname) -> None:
+    status_nodes = list(doctree.findall(execution_status))
     nodes_ = list(doctree.findall(claims_ledger))
-    if not nodes_:
+    if not nodes_ and not status_nodes:
         return
     env = app.env
     claims: dict[str, list] = getattr(env, "sslbook_claims", {})
@@ -290,6 +338,11 @@ def _doctree_resolved(app, doctree, docname) -> None:
     except Exception:  # pragma: no cover - a book without _toc.yml
         order = []
     order += [d for d in sorted(claims) if d not in order]
+    for node in status_nodes:
+        if app.builder.format == "html":
+            node.replace_self(nodes.raw("", status_html(app, env, docname, claims, order), format="html"))
+        else:
+            node.replace_self(nodes.paragraph(text="See the HTML book for the execution table."))
     for node in nodes_:
         if app.builder.format == "html":
             node.replace_self(nodes.raw("", ledger_html(app, env, docname, claims, order), format="html"))
@@ -302,6 +355,8 @@ def setup(app) -> None:
     app.add_post_transform(FoldClaimCells)
     app.add_node(claims_ledger)
     app.add_directive("claims-ledger", ClaimsLedgerDirective)
+    app.add_node(execution_status)
+    app.add_directive("execution-status", ExecutionStatusDirective)
     app.connect("doctree-read", _doctree_read)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
