@@ -65,3 +65,23 @@ def test_ledger_counts_every_claim():
     total = sum(len(_records(c)) for c in CHAPTERS)
     m = re.search(r"(\d+) claims checked in this build", ledger)
     assert m and int(m.group(1)) == total, f"the ledger counts {m and m.group(1)} claims, the chapters checked {total}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_downloadable_notebook_reads_anywhere(chapter):
+    """The shipped .ipynb is plain CommonMark + LaTeX: rendered by a plain CommonMark renderer (as
+    Jupyter, Colab or GitHub would), no MyST role, directive or target is left."""
+    from bookext.plain import leftover_myst
+    from markdown_it import MarkdownIt
+
+    nb = json.loads((HTML / "_notebooks" / "book" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
+    md = MarkdownIt("commonmark")
+    left = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        left += leftover_myst(source) + leftover_myst(md.render(source))
+    assert not left, f"{chapter}.ipynb keeps MyST syntax: {sorted(set(left))[:10]}"
+    solutions = [c for c in nb["cells"] if "solution" in c.get("metadata", {}).get("tags", [])]
+    assert all(c["metadata"].get("jupyter", {}).get("source_hidden") for c in solutions)

@@ -139,3 +139,64 @@ def test_merging_streams_leaves_the_executed_notebook_alone():
     merged = render.coalesce_streams(outs)
     assert "".join(o.get("text", "") for o in merged).count("b") == 1
     assert outs[0]["text"] == "a\n" and outs[2]["text"] == "b\n"  # the notebook's own outputs unchanged
+
+
+def test_myst_becomes_plain_markdown():
+    from bookext.plain import leftover_myst, to_plain
+
+    src = """(sec-x)=
+Text with {cite:t}`a2024` and {term}`linear probe <probe>`, see {prf:ref}`xx-thm`, {eq}`xx-eq`.
+
+```{prf:theorem} Big result
+:label: xx-thm
+
+If $a$ then $b$.
+```
+
+````{prf:proof}
+Nested:
+
+```{note}
+A note.
+```
+Done.
+````
+
+```{math}
+:label: xx-eq
+a = b
+```
+
+```{exercise-start}
+:label: xx-ex
+```
+Do it.
+```{exercise-end}
+```
+
+```{solution-start} xx-ex
+:class: dropdown
+```
+The answer.
+```{solution-end}
+```
+% a comment
+"""
+    links = {"probe": ("probe", "https://b/glossary.html#term-probe"), "xx-thm": ("big result", "https://b/x.html#xx-thm")}
+    out = to_plain(src, lambda role, t: links.get(t, (t, None)), lambda role, keys: f"Author ({keys})")
+    assert leftover_myst(out) == [], out
+    assert "Author (a2024)" in out and "[linear probe](https://b/glossary.html#term-probe)" in out
+    assert "**Theorem (Big result).** If $a$ then $b$." in out and "[big result](https://b/x.html#xx-thm)" in out
+    assert "*Proof.* Nested:" in out and "> **Note.**" in out and "Done. ∎" in out
+    assert "$$\na = b\n$$" in out and "(xx-eq)" in out
+    assert "**Exercise.**" in out and "<details>" in out and "</details>" in out and "a comment" not in out
+    assert leftover_myst("see {doc}`x` and\n```{note}\n") == ["{doc}`", "```{note}"]
+
+
+def test_citations_read_author_year():
+    from bookext.plain import bib_citer
+    from built_book import ROOT
+
+    cite = bib_citer(ROOT / "book" / "references.bib")
+    assert cite("cite:t", "qiang2024memorization").startswith("Qiang et al. (2024)")
+    assert cite("cite:p", "qiang2024memorization").startswith("(Qiang et al., 2024")

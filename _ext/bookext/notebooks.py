@@ -78,6 +78,69 @@ def _merge_outputs(nb, executed) -> int:
     return merged
 
 
+def resolver(app, pagename: str):
+    """How a cross-reference of ``pagename`` reads in a plain notebook, and the URL of its target
+    in the published HTML book (``html.baseurl`` in ``_config.yml``)."""
+    from posixpath import dirname, join, normpath
+
+    base = (app.config.html_baseurl or "").rstrip("/") + "/"
+    std = app.env.domaindata.get("std", {})
+    labels, anon, objects = std.get("labels", {}), std.get("anonlabels", {}), std.get("objects", {})
+
+    def url(docname: str, anchor: str = "") -> str:
+        return base + docname + ".html" + (f"#{anchor}" if anchor else "")
+
+    def resolve(role: str, target: str) -> tuple[str, str | None]:
+        if role == "doc":
+            if not target:
+                return "HTML book", url(pagename)
+            doc = normpath(join(dirname(pagename), target)) if not target.startswith("/") else target.lstrip("/")
+            title = app.env.titles[doc].astext() if doc in app.env.titles else target
+            return title, url(doc)
+        if role == "term":
+            for (kind, name), value in objects.items():
+                if kind == "term" and name.lower() == target.lower():
+                    return target, url(value[0], value[1])
+            return target, None
+        if role == "eq":
+            hit = anon.get(target) or anon.get(f"equation-{target}")
+            return target, url(hit[0], f"equation-{target}") if hit else None
+        if target in labels:
+            doc, anchor, title = labels[target]
+            return title or target, url(doc, anchor)
+        if target in anon:
+            doc, anchor = anon[target]
+            return target.split("-", 1)[-1].replace("-", " "), url(doc, anchor)
+        return target, None
+
+    return resolve
+
+
+def plain_notebook(app, pagename: str, nb) -> None:
+    """Rewrite the notebook's Markdown cells from MyST to plain Markdown + LaTeX (:mod:`bookext.plain`),
+    and fold the code of exercise solutions (hidden in JupyterLab, marked in every front end)."""
+    from .plain import bib_citer, to_plain
+
+    bibs = [Path(app.confdir) / b for b in (getattr(app.config, "bibtex_bibfiles", None) or [])]
+    cite = bib_citer(bibs[0]) if bibs and bibs[0].exists() else None
+    resolve = resolver(app, pagename)
+    in_solution = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            opens = cell.source.count("{solution-start}")
+            closes = cell.source.count("{solution-end}")
+            cell.source = to_plain(cell.source, resolve, cite)
+            if opens > closes:
+                in_solution = True
+            elif closes > opens:
+                in_solution = False
+        elif cell.cell_type == "code" and in_solution:
+            cell.metadata.setdefault("jupyter", {}).update({"source_hidden": True})
+            cell.metadata["tags"] = sorted(set(cell.metadata.get("tags", [])) | {"solution"})
+            if not cell.source.startswith("# Solution"):
+                cell.source = "# Solution (part of the exercise's solution above)\n" + cell.source
+
+
 def write_notebook(app, pagename: str) -> Path:
     """Write ``_notebooks/<pagename>.ipynb`` under the HTML output folder and return its path."""
     import jupytext
@@ -90,6 +153,7 @@ def write_notebook(app, pagename: str) -> Path:
         _merge_outputs(nb, nbformat.read(executed, as_version=4))
     if not (nb.cells and SETUP_TAG in nb.cells[0].get("metadata", {}).get("tags", [])):
         nb.cells.insert(0, _setup_cell(app))
+    plain_notebook(app, pagename, nb)
     nb.metadata.pop("jupytext", None)  # a plain notebook, not paired with a text file
     nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
     out = Path(app.outdir) / NOTEBOOK_DIR / (pagename + ".ipynb")
