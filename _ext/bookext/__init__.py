@@ -10,6 +10,8 @@ concern:
 * :mod:`bookext.notebooks`: the downloadable notebook of every chapter and its launch links;
 * :mod:`bookext.ledger`: each cell's claim checks folded into one line with a table, and the
   claims ledger page;
+* :mod:`bookext.results`: the list of theorems, propositions and definitions;
+* :mod:`bookext.plain`: MyST to plain Markdown for the downloadable notebooks;
 * :mod:`bookext.toc`: the one reader of ``_toc.yml`` (used by the tests and the tools too).
 """
 
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 
 def setup(app):
-    from . import cache, ledger, notebooks, offline
+    from . import cache, ledger, notebooks, offline, results
 
-    for module in (offline, cache, notebooks, ledger):
+    for module in (offline, cache, notebooks, ledger, results):
         module.setup(app)
     return {"version": "2", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 2}
