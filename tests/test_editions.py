@@ -44,10 +44,24 @@ def test_strip_solutions_removes_text_and_code():
         editions.strip_solutions(3)
 
 
-def test_notebook_markdown_has_headings_not_directives():
-    md = editions.to_notebook_markdown(SAMPLE)
-    assert "**Exercise 1**" in md and "**Solution.**" in md and "exercise-start" not in md
-    assert "secret = 42" in md and ":label:" not in md and ":class:" not in md
+def test_editions_are_plain_markdown(written):
+    from bookext.plain import leftover_myst
+
+    for path in written["student"] + written["instructor"]:
+        nb = nbformat.read(path, 4)
+        left = [x for c in nb.cells if c.cell_type == "markdown" for x in leftover_myst(c.source)]
+        assert not left, f"{path.name} keeps MyST syntax: {sorted(set(left))[:5]}"
+        assert any("**Exercise" in c.source for c in nb.cells if c.cell_type == "markdown")
+    inst = nbformat.read(written["instructor"][0], 4)
+    assert any("<details>" in c.source for c in inst.cells if c.cell_type == "markdown")
+
+
+def test_zipped_editions(tmp_path):
+    import zipfile
+
+    zips = editions.zip_editions(ROOT, tmp_path)
+    names = zipfile.ZipFile(zips["student"]).namelist()
+    assert sorted(names) == sorted(f"sslbook-student/{p.stem}.ipynb" for p in editions.chapters(ROOT))
 
 
 @pytest.fixture(scope="module")

@@ -61,3 +61,13 @@ def test_claims_ledger_lists_every_chapter():
     ledger = (HTML / "book" / "claims.html").read_text(encoding="utf-8")
     for chapter in toc_chapters():
         assert f'id="ledger-{chapter.stem}"' in ledger, f"the claims ledger does not list {chapter.stem}"
+
+
+def test_editions_download_from_the_site():
+    import zipfile
+
+    for edition in ("student", "instructor"):
+        path = HTML / "_downloads" / "editions" / f"{edition}.zip"
+        assert path.exists(), f"{path} missing: the build writes the editions"
+        names = zipfile.ZipFile(path).namelist()
+        assert len(names) == len(toc_chapters()), names

@@ -8,8 +8,10 @@
 Both editions are made from the chapters listed in ``_toc.yml`` (jupytext MyST ``.md``). The
 *instructor* edition keeps everything; the *student* edition drops every solution, i.e. all
 text and code cells between a ``{solution-start}`` directive and its ``{solution-end}``. In both,
-the exercise and solution directives are turned into plain headings so the notebooks read well in
-Jupyter, where MyST directives are not rendered. Notebooks have no outputs: students run them.
+the Markdown is rewritten from MyST to plain Markdown and LaTeX (``bookext.plain``: theorem boxes
+as bold-headed paragraphs, author-year citations, links to the published book, solutions folded),
+so the notebooks read well in Jupyter, Colab or GitHub. Notebooks have no outputs: students run
+them. ``zip_editions`` packs both for the site's downloads (``_downloads/editions/*.zip``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
 
 from bookext.toc import toc_chapters  # noqa: E402
 
-__all__ = ["strip_solutions", "to_notebook_markdown", "chapters", "write_editions", "main"]
+__all__ = ["strip_solutions", "chapters", "write_editions", "zip_editions", "main"]
 
 _SOL_START = re.compile(r"^(`{3,}|:{3,})\{solution-start\}\s*(\S*)")
 _SOL_END = re.compile(r"^(`{3,}|:{3,})\{solution-end\}")
-_EX_START = re.compile(r"^(`{3,}|:{3,})\{exercise-start\}(.*)$")
-_EX_END = re.compile(r"^(`{3,}|:{3,})\{exercise-end\}")
 PLACEHOLDER = "*(The solution is not part of the student edition.)*"
 
 
@@ -69,33 +69,6 @@ def strip_solutions(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_notebook_markdown(text: str) -> str:
-    """Turn the gated exercise/solution directives into headings Jupyter can display."""
-    lines = text.splitlines()
-    out: list[str] = []
-    i = 0
-    n_ex = 0
-    while i < len(lines):
-        line = lines[i]
-        m_ex = _EX_START.match(line)
-        m_sol = _SOL_START.match(line)
-        if m_ex:
-            n_ex += 1
-            title = m_ex.group(2).strip()
-            out.append(f"**Exercise {n_ex}**{(' (' + title + ')') if title else ''}.")
-            i = _skip_directive_body(lines, i, m_ex.group(1))
-        elif m_sol:
-            out.append("**Solution.**")
-            i = _skip_directive_body(lines, i, m_sol.group(1))
-        elif _EX_END.match(line) or _SOL_END.match(line):
-            fence = (_EX_END.match(line) or _SOL_END.match(line)).group(1)
-            i = _skip_directive_body(lines, i, fence)
-        else:
-            out.append(line)
-            i += 1
-    return "\n".join(out) + "\n"
-
-
 def chapters(root: Path) -> list[Path]:
     """The jupytext chapters listed in ``root/_toc.yml``, in order."""
     return toc_chapters(root)
@@ -106,6 +79,14 @@ def write_editions(root: Path, out: Path, only: list[str] | None = None) -> dict
     under ``out/student`` and ``out/instructor``."""
     import jupytext
 
+    import yaml
+
+    from bookext.plain import bib_citer, plain_cells, url_resolver
+
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    base_url = (config.get("html") or {}).get("baseurl", "")
+    bib = root / "book" / "references.bib"
+    cite = bib_citer(bib) if bib.exists() else None
     written: dict[str, list[Path]] = {"student": [], "instructor": []}
     selected = chapters(root)
     if only is not None:
@@ -115,8 +96,10 @@ def write_editions(root: Path, out: Path, only: list[str] | None = None) -> dict
         selected = [p for p in selected if p.stem in only]
     for path in selected:
         text = path.read_text(encoding="utf-8")
+        docname = path.relative_to(root).with_suffix("").as_posix()
         for edition, source in (("student", strip_solutions(text)), ("instructor", text)):
-            nb = jupytext.reads(to_notebook_markdown(source), fmt="md:myst")
+            nb = jupytext.reads(source, fmt="md:myst")
+            plain_cells(nb, url_resolver(base_url, docname), cite)
             nb.metadata.pop("jupytext", None)
             nb.metadata["sslbook"] = {"edition": edition, "source": str(path.relative_to(root))}
             target = out / edition / (path.stem + ".ipynb")
@@ -124,6 +107,24 @@ def write_editions(root: Path, out: Path, only: list[str] | None = None) -> dict
             jupytext.write(nb, target, fmt="ipynb")
             written[edition].append(target)
     return written
+
+
+def zip_editions(root: Path, out: Path) -> dict[str, Path]:
+    """Write both editions and pack each into ``out/<edition>.zip`` (the downloads of the site)."""
+    import tempfile
+    import zipfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    zips = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        written = write_editions(root, Path(tmp))
+        for edition, paths in written.items():
+            target = out / f"{edition}.zip"
+            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+                for p in paths:
+                    zf.write(p, f"sslbook-{edition}/{p.name}")
+            zips[edition] = target
+    return zips
 
 
 def main(argv: list[str] | None = None) -> int:

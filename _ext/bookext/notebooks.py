@@ -118,27 +118,12 @@ def resolver(app, pagename: str):
 
 def plain_notebook(app, pagename: str, nb) -> None:
     """Rewrite the notebook's Markdown cells from MyST to plain Markdown + LaTeX (:mod:`bookext.plain`),
-    and fold the code of exercise solutions (hidden in JupyterLab, marked in every front end)."""
-    from .plain import bib_citer, to_plain
+    with links into the published book, and fold the code of exercise solutions."""
+    from .plain import bib_citer, plain_cells
 
     bibs = [Path(app.confdir) / b for b in (getattr(app.config, "bibtex_bibfiles", None) or [])]
     cite = bib_citer(bibs[0]) if bibs and bibs[0].exists() else None
-    resolve = resolver(app, pagename)
-    in_solution = False
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            opens = cell.source.count("{solution-start}")
-            closes = cell.source.count("{solution-end}")
-            cell.source = to_plain(cell.source, resolve, cite)
-            if opens > closes:
-                in_solution = True
-            elif closes > opens:
-                in_solution = False
-        elif cell.cell_type == "code" and in_solution:
-            cell.metadata.setdefault("jupyter", {}).update({"source_hidden": True})
-            cell.metadata["tags"] = sorted(set(cell.metadata.get("tags", [])) | {"solution"})
-            if not cell.source.startswith("# Solution"):
-                cell.source = "# Solution (part of the exercise's solution above)\n" + cell.source
+    plain_cells(nb, resolver(app, pagename), cite)
 
 
 def write_notebook(app, pagename: str) -> Path:
@@ -220,5 +205,23 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     context["body"] = body[: at + 5] + "\n" + bar + body[at + 5:] if at >= 0 else bar + body
 
 
+EDITIONS_DIR = "_downloads/editions"  # under the HTML output folder: student.zip and instructor.zip
+
+
+def _write_editions(app, exception) -> None:
+    """The student and instructor notebook editions (``tools/editions.py``) as downloads of the site."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import sys
+
+    root = str(Path(app.confdir))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from tools.editions import zip_editions
+
+    zip_editions(Path(app.confdir), Path(app.outdir) / EDITIONS_DIR)
+
+
 def setup(app) -> None:
     app.connect("html-page-context", _page_context, priority=502)
+    app.connect("build-finished", _write_editions)

@@ -94,6 +94,10 @@ def to_plain(text: str, resolve: Resolver | None = None, cite: Callable[[str, st
             options[key.strip()] = value.strip()
         while body and not body[0].strip():
             body.pop(0)
+        if name == "code-cell":  # code is code: kept as it is (a whole chapter's text may pass through)
+            out += lines[i : j + 1]
+            i = j + 1
+            continue
         inner = to_plain("\n".join(body), resolve, cite).split("\n") if body else []
         if name in ("exercise-start", "exercise-end", "solution-start", "solution-end"):
             # gated directives: their fences are empty; the content follows in later lines/cells
@@ -129,6 +133,43 @@ def to_plain(text: str, resolve: Resolver | None = None, cite: Callable[[str, st
             out.append(f"*(This part is shown in the {_link('HTML book', url)}.)*")
         i = j + 1
     return "\n".join(out)
+
+
+def plain_cells(nb, resolve: Resolver | None = None, cite: Callable[[str, str], str] | None = None) -> None:
+    """Rewrite a notebook's Markdown cells with :func:`to_plain`, and fold the code cells of exercise
+    solutions (``jupyter.source_hidden``, tag ``solution``, a first comment line saying so)."""
+    in_solution = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            opens, closes = cell.source.count("{solution-start}"), cell.source.count("{solution-end}")
+            cell.source = to_plain(cell.source, resolve, cite)
+            if opens > closes:
+                in_solution = True
+            elif closes > opens:
+                in_solution = False
+        elif cell.cell_type == "code" and in_solution:
+            cell.metadata.setdefault("jupyter", {}).update({"source_hidden": True})
+            cell.metadata["tags"] = sorted(set(cell.metadata.get("tags", [])) | {"solution"})
+            if not cell.source.startswith("# Solution"):
+                cell.source = "# Solution (part of the exercise's solution above)\n" + cell.source
+
+
+def url_resolver(base_url: str, docname: str) -> Resolver:
+    """A resolver that needs no Sphinx build: ``{doc}`` links point at the published pages; labels,
+    terms and equations read as their names and point at the chapter's page."""
+    from posixpath import dirname, join, normpath
+
+    base = base_url.rstrip("/") + "/"
+
+    def resolve(role: str, target: str) -> tuple[str, str | None]:
+        if role == "doc":
+            doc = normpath(join(dirname(docname), target)) if target else docname
+            return (target or "HTML book"), base + doc + ".html"
+        if role == "term":
+            return target, base + "book/glossary.html"
+        return target.split("-", 1)[-1].replace("-", " "), base + docname + ".html#" + target
+
+    return resolve
 
 
 def leftover_myst(text: str) -> list[str]:
