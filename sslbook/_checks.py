@@ -123,8 +123,9 @@ def finite_output(value: torch.Tensor, what: str, **inputs: torch.Tensor) -> tor
     ok = math.isfinite(value.item()) if value.numel() == 1 else bool(torch.isfinite(value.detach()).all())
     if not ok:
         blame_non_finite(**inputs)
-        raise ValueError(f"{what} is not finite although its inputs are: the computation overflowed "
-                         f"(rescale the inputs or raise the temperature/eps)")
+        names = ", ".join(inputs) or "its inputs"
+        raise ValueError(f"{what} is not finite although {names} are: the computation overflowed "
+                         f"(rescale {names} or raise the temperature/eps)")
     return value
 
 
@@ -285,6 +286,8 @@ def integer(x: object, name: str, minimum: int | None = None, maximum: int | Non
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(x).__name__}")
     v = int(x)
+    if not -(2**63) <= v < 2**63:
+        raise ValueError(f"{name} is beyond the int64 range, got {v}")
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
     if maximum is not None and v > maximum:

@@ -94,8 +94,8 @@ def set_threads(n: int | None = None) -> int:
             n = int(raw)
         except ValueError:
             raise ValueError(f"SSLBOOK_THREADS must be a positive integer, got {raw!r}") from None
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 4096:
+        raise ValueError(f"n must be a positive integer (at most 4096 threads), got {n!r}")
     torch.set_num_threads(n)
     try:  # NumPy's BLAS too (scikit-learn's probes, SVDs): thread start-up dominates at these sizes
         from threadpoolctl import threadpool_limits
@@ -108,8 +108,8 @@ def set_threads(n: int | None = None) -> int:
 
 def seed_everything(value: int) -> None:
     """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA)."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"value must be a non-negative integer, got {value!r}")
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise ValueError(f"value must be a non-negative integer (int64), got {value!r}")
     random.seed(int(value))
     np.random.seed(int(value) % 2**32)
     torch.manual_seed(int(value))
@@ -156,9 +156,9 @@ def setup(default_seed: int = 0, threads: int | None = None, quiet: bool = False
     quiet
         Do not print the summary line.
     """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 4096):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    if not isinstance(default_seed, (int, np.integer)) or isinstance(default_seed, bool) or default_seed < 0:
+    if not isinstance(default_seed, (int, np.integer)) or isinstance(default_seed, bool) or not 0 <= default_seed < 2**63:
         raise ValueError(f"default_seed must be a non-negative integer, got {default_seed!r}")
     s = seed(default_seed)
     sc = scale()
@@ -190,8 +190,8 @@ def progress(steps: int | Iterable[T], desc: str = "", enable: bool | None = Non
     if isinstance(steps, bool):
         raise TypeError("steps must be an int or an iterable, got bool")
     if isinstance(steps, (int, np.integer)):
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
+        if not 0 <= steps < 2**63:
+            raise ValueError(f"steps must be >= 0 and within the int64 range, got {steps}")
         steps = range(int(steps))
     elif not isinstance(steps, Iterable):
         raise TypeError(f"steps must be an int or an iterable, got {type(steps).__name__}")

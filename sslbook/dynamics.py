@@ -325,8 +325,8 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
             stopped = True
         if m % every == 0 or m == steps or stopped:
             if not _checks._all_finite(w):  # a non-finite record stays non-finite: checking records suffices
-                raise ValueError(f"gradient descent diverged (non-finite weights by step {m}): lower lr, or pass "
-                                 f"max_norm to stop once the norm exceeds it")
+                raise ValueError(f"gradient descent diverged (non-finite weights by step {m}): lower lr or the scale "
+                                 f"of a or w0, or pass max_norm to stop once the norm exceeds it")
             rec_w.append(w.clone())
             rec_s.append(m)
         if stopped:
@@ -383,7 +383,7 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
         if m % every == 0 or m == steps or stopped:
             if cap is None and not _checks._all_finite(w):
                 raise ValueError(f"two-layer gradient descent diverged (non-finite weights by step {m}): the modes "
-                                 f"blow up in finite time; lower lr or steps, or pass max_norm")
+                                 f"blow up in finite time; lower lr, steps or the scale of a, w1, w2, or pass max_norm")
             rec_w.append(w)
             rec_s.append(m)
         if stopped:
@@ -528,22 +528,26 @@ def readout_subspace(phi: torch.Tensor, w0: torch.Tensor) -> tuple[torch.Tensor,
 # --- sample-space (kernel) dynamics ------------------------------------------------------------
 
 
-def _kernel_args(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched: bool = False) -> None:
+def _kernel_args(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched: bool = False, z_name: str = "z0") -> None:
     """Check ``z0`` ``(N, k)``, ``kmat`` ``(N, N)`` and ``s`` ``(N, N)``; with ``batched``, ``z0``
     ``(B, N, k)`` and ``kmat`` ``(B, N, N)`` are allowed too (``s`` is shared)."""
     dims = (2, 3) if batched else 2
-    _checks.tensor(z0, "z0", ndim=dims)
+    _checks.tensor(z0, z_name, ndim=dims)
     _checks.tensor(kmat, "kmat", ndim=dims)
     _symmetric(s, "s")
-    _checks.compatible(s=s, kmat=kmat, z0=z0)
+    _checks.compatible(s=s, kmat=kmat, **{z_name: z0})
     if kmat.shape[-2:] != s.shape:
         raise ValueError(f"kmat must have shape {tuple(s.shape)} (or a batch of those) to match s, got {tuple(kmat.shape)}")
     if not torch.allclose(kmat, kmat.transpose(-1, -2), atol=1e-8 * float(kmat.abs().max())):
         raise ValueError("kmat must be symmetric")
     if z0.shape[-2] != s.shape[0]:
-        raise ValueError(f"z0 must have {s.shape[0]} rows (one per point), got shape {tuple(z0.shape)}")
+        raise ValueError(f"{z_name} must have {s.shape[0]} rows (one per point), got shape {tuple(z0.shape)}")
+    if z0.shape[-1] < 1:
+        raise ValueError(f"{z_name} must have at least one column, got shape {tuple(z0.shape)}")
+    if kmat.ndim == 3 and z0.ndim == 2:
+        raise ValueError(f"{z_name} must be a batch (B, N, k) when kmat is a batch of kernels, got shape {tuple(z0.shape)}")
     if z0.ndim == 3 and kmat.ndim == 3 and z0.shape[0] != kmat.shape[0]:
-        raise ValueError(f"z0 and kmat must have the same batch size, got {z0.shape[0]} and {kmat.shape[0]}")
+        raise ValueError(f"{z_name} and kmat must have the same batch size, got {z0.shape[0]} and {kmat.shape[0]}")
 
 
 def _rhs(z: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -564,7 +568,7 @@ def kernel_ode_rhs(z: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor) -> torc
     s
         Coupling :math:`S` of :func:`coupling_matrix`, shape ``(N, N)``.
     """
-    _kernel_args(z, kmat, s, batched=True)
+    _kernel_args(z, kmat, s, batched=True, z_name="z")
     return _checks.finite_output(_rhs(z, kmat, s), "kernel_ode_rhs", z=z, kmat=kmat, s=s)
 
 
@@ -621,7 +625,8 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
         t = t + step
         if m % every == 0 or m == n_steps:
             if not _checks._all_finite(z):  # a non-finite state stays non-finite: checking records suffices
-                raise ValueError(f"integrate_kernel_ode diverged (non-finite Z by t = {t:.4g}): lower dt")
+                raise ValueError(f"integrate_kernel_ode diverged (non-finite Z by t = {t:.4g}): lower dt or the scale "
+                                 f"of z0, kmat and s")
             rec_z.append(z.clone())
             rec_t.append(t)
             rec_s.append(m)
@@ -677,12 +682,15 @@ def kernel_flow_gram(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) -
     big = 0.5 * (big + big.T)
     vals, vecs = torch.linalg.eigh(big)
     if float(vals[0]) < -1e-8 * max(1.0, float(vals[-1])):
-        raise ValueError("z0 is not the representation Phi W0 of an orthonormal W0 for this kernel "
+        raise ValueError("z0 is not the representation Phi W0 of an orthonormal W0 for the kernel kmat "
                          "([[K, Z0], [Z0^T, I]] is not positive semi-definite)")
     root = (vecs * vals.clamp_min(0.0).sqrt()) @ vecs.T  # F with F^T F = big, shape (N + k, N + k)
     phi_t, w0_t = root[:, :n].T, root[:, n:]  # rows of Phi and columns of W0, isometrically
     a_t = phi_t.T @ s @ phi_t
-    frames = geometry.grassmann_flow(0.5 * (a_t + a_t.T), w0_t, times)  # (m, N + k, k)
+    try:
+        frames = geometry.grassmann_flow(0.5 * (a_t + a_t.T), w0_t, times)  # (m, N + k, k)
+    except ValueError as err:  # say it in terms of this function's arguments
+        raise ValueError(f"z0 and kmat give a non-generic start of the flow ({err})") from None
     zt = phi_t @ frames
     g = zt @ zt.transpose(-1, -2)
     return g[0] if scalar else g
@@ -791,7 +799,12 @@ def supervised_readout_flow(phi: torch.Tensor, y: torch.Tensor, a0: torch.Tensor
     if a0.ndim != y.ndim or (a0.ndim == 2 and a0.shape[1] != y.shape[1]):
         raise ValueError(f"a0 and y must have matching trailing shapes, got {tuple(a0.shape)} and {tuple(y.shape)}")
     tt = _checks.positive(t, "t", allow_zero=True)
-    mu, vecs = torch.linalg.eigh(phi @ phi.T)
+    gram = _checks.finite_output(phi @ phi.T, "supervised_readout_flow's kernel phi phi^T", phi=phi)
+    try:
+        mu, vecs = torch.linalg.eigh(gram)
+    except torch.linalg.LinAlgError:
+        raise ValueError("phi phi^T is too ill-conditioned for an eigendecomposition in this dtype: rescale phi "
+                         "or use float64") from None
     mu = mu.clamp_min(0.0)
     small = mu * tt < 1e-8
     g = torch.where(small, torch.full_like(mu, tt), -torch.expm1(-mu * tt) / torch.where(small, torch.ones_like(mu), mu))

@@ -298,9 +298,10 @@ def coding_rate(z: torch.Tensor, eps: float = 0.5) -> torch.Tensor:
     eye = torch.eye(a.shape[0], dtype=z.dtype, device=z.device)
     try:
         chol = torch.linalg.cholesky(torch.addmm(eye, a, b, alpha=k / (n * e * e)))  # I + c Z^T Z in one kernel
-    except torch.linalg.LinAlgError:  # only a non-finite z can make I + c Z^T Z indefinite
+    except torch.linalg.LinAlgError:  # a non-finite z, or one so large that c Z^T Z overflows
         _checks.tensor(z, "z")
-        raise
+        raise ValueError(f"coding_rate: I + c Z^T Z is not positive definite in {z.dtype}: z is too large for eps "
+                         f"(its Gram matrix overflows or loses all precision); rescale z or raise eps") from None
     return _checks.finite_output(torch.log(torch.diagonal(chol)).sum(), "coding_rate", z=z)
 
 
@@ -343,7 +344,11 @@ def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str
         zg = z[rows].reshape(-1, int(m), k)  # (groups, m, k), rows of one group are contiguous
         gram = zg.transpose(1, 2) @ zg if k <= m else zg @ zg.transpose(1, 2)
         eye = torch.eye(gram.shape[-1], dtype=z.dtype, device=z.device)
-        chol = torch.linalg.cholesky(eye + (k / (m * e * e)) * gram)
+        try:
+            chol = torch.linalg.cholesky(eye + (k / (m * e * e)) * gram)
+        except torch.linalg.LinAlgError:
+            raise ValueError(f"coding_rate_reduction: a group's I + c Z^T Z is not positive definite in {z.dtype}: "
+                             f"z is too large for eps; rescale z or raise eps") from None
         logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
         compression = compression + (m / n) * 0.5 * logdets.sum()
     return {"expansion": expansion, "compression": compression, "reduction": expansion - compression}
@@ -450,7 +455,11 @@ def coding_rate_reduction_soft(z: torch.Tensor, memberships: torch.Tensor, eps: 
     w, mass = w[:, keep], mass[keep]
     cov = torch.einsum("nc,nk,nl->ckl", w, z, z)  # Z^T Pi_j Z for every group at once
     eye = torch.eye(k, dtype=z.dtype, device=z.device)
-    chol = torch.linalg.cholesky(eye + (k / (e * e)) * cov / mass[:, None, None])
+    try:
+        chol = torch.linalg.cholesky(eye + (k / (e * e)) * cov / mass[:, None, None])
+    except torch.linalg.LinAlgError:
+        raise ValueError(f"coding_rate_reduction_soft: a group's I + c Z^T Pi Z is not positive definite in {z.dtype}: "
+                         f"z is too large for eps; rescale z or raise eps") from None
     logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     compression = (mass / (2.0 * n) * logdets).sum()
     expansion = coding_rate(z, e)

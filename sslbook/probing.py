@@ -64,6 +64,8 @@ def _features(model: MLP, x: torch.Tensor, name: str) -> list[torch.Tensor]:
     """:func:`layer_features` with the inputs' argument name for its messages."""
     _check_model(model)
     _checks.tensor(x, name, ndim=2)
+    if x.shape[0] < 1:
+        raise ValueError(f"{name} needs at least one row, got shape {tuple(x.shape)}")
     if x.shape[1] != model.widths[0]:
         raise ValueError(f"{name} must have {model.widths[0]} features (the model's input width), got shape {tuple(x.shape)}")
     weight = model.layers[0][0].weight

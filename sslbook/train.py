@@ -180,6 +180,13 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator | None = Non
     """
     n = _checks.integer(n, "n", minimum=1)
     b = _checks.integer(batch_size, "batch_size", minimum=1, maximum=n)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return _batches(n, b, generator, device)  # validated now, not at the first next()
+
+
+def _batches(n: int, b: int, generator: torch.Generator | None,
+             device: torch.device | str | None) -> Iterator[torch.Tensor]:
     while True:
         perm = torch.randperm(n, generator=generator)
         if device is not None:

@@ -167,7 +167,7 @@ def early_prior(h: torch.Tensor, n_clusters: int = 20, iters: int = 50,
         counts = onehot.sum(0)
         means = (onehot.T @ h) / counts.clamp_min(1.0)[:, None]
         centres = torch.where((counts > 0)[:, None], means, centres)  # an empty cluster keeps its centre
-    d2 = torch.cdist(h, centres).pow(2).min(1).values
+    d2 = _checks.finite_output(torch.cdist(h, centres).pow(2).min(1).values, "early_prior's distances", h=h)
     temperature = float(d2.median().clamp_min(1e-8))
     return EarlyPrior(centres=centres, temperature=temperature)
 
@@ -263,6 +263,10 @@ class UMM:
         width = self.model.widths[self.n_early]
         if h.shape[1] != width:
             raise ValueError(f"h must have {width} features (the output width of the early blocks), got shape {tuple(h.shape)}")
+        first = self.late_parameters[0] if self.late_parameters else None
+        if first is not None and (h.dtype != first.dtype or h.device != first.device):
+            raise TypeError(f"h must have the dtype and device of the later blocks ({first.dtype}, {first.device}), "
+                            f"got {h.dtype}, {h.device}")
         if params is not None and not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping of parameter names to tensors, got {type(params).__name__}")
         if params is None:
@@ -276,9 +280,12 @@ class UMM:
         early layer) and ``"reduction"`` (:math:`\Delta R` of the normalised outputs under the
         prior's memberships, or the pair partition), each a scalar tensor.
         """
-        _checks.tensor(x1, "x1", ndim=2)
-        _checks.tensor(x2, "x2", ndim=2)
+        weight = self.model.layers[0][0].weight
+        _check_input(x1, self.model.widths[0], weight, "x1")
+        _check_input(x2, self.model.widths[0], weight, "x2")
         _checks.same_shape(x1, x2, "x1", "x2")
+        if x1.shape[0] < 2:
+            raise ValueError(f"x1 and x2 need at least two rows (a batch), got shape {tuple(x1.shape)}")
         b = x1.shape[0]
         h = self.early(torch.cat([x1, x2], dim=0))
         z = self.late(h, params)
@@ -373,9 +380,12 @@ class UMM:
         sslbook.train.History
             The terms returned by :meth:`step`, and the monitors.
         """
-        _checks.tensor(x, "x", ndim=2)
+        _check_input(x, self.model.widths[0], self.model.layers[0][0].weight)
+        if x.shape[0] < 2:
+            raise ValueError(f"x needs at least two rows, got shape {tuple(x.shape)}")
         if not callable(view):
             raise TypeError("view must be callable")
+        batch_size = _checks.integer(batch_size, "batch_size", minimum=2, maximum=x.shape[0])
         steps = _checks.integer(steps, "steps", minimum=1)
         every = _checks.integer(every, "every", minimum=1)
         monitor = dict(monitor or {})

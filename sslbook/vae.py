@@ -229,14 +229,18 @@ def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None 
     attraction = -(z - zbar).pow(2).sum((1, 2)) / (2.0 * sig2)
     if s2 is None:
         centre = torch.zeros_like(attraction)
-        norm = -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + math.log(j))
     else:
-        v = float(s2)
-        centre = -zbar[:, 0].pow(2).sum(-1) / (2.0 * (v + sig2 / j))
-        norm = -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + _LOG_2PI + math.log(j * v + sig2))
-    normaliser = torch.full_like(attraction, norm)
+        centre = -zbar[:, 0].pow(2).sum(-1) / (2.0 * (s2 + sig2 / j))
+    normaliser = torch.full_like(attraction, _normaliser(j, l, sig2, s2))
     log_prior = _checks.finite_output(attraction + centre + normaliser, "ssl_log_prior", z=z)
     return {"attraction": attraction, "centre": centre, "normaliser": normaliser, "log_prior": log_prior}
+
+
+def _normaliser(j: int, l: int, sig2: float, s2: float | None) -> float:
+    """The SSL prior's normalising constant (a number; see :func:`ssl_log_prior_terms`)."""
+    if s2 is None:
+        return -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + math.log(j))
+    return -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + _LOG_2PI + math.log(j * s2 + sig2))
 
 
 def ssl_log_prior(z: torch.Tensor, sigma2: float = 0.15, s2: float | None = 1.0) -> torch.Tensor:
@@ -271,8 +275,7 @@ def expected_ssl_log_prior(mu: torch.Tensor, logvar: torch.Tensor, sigma2: float
     tr = logvar.exp().sum((1, 2))
     mbar = mu.mean(1, keepdim=True)
     within = (mu - mbar).pow(2).sum((1, 2)) + (1.0 - 1.0 / j) * tr
-    t = ssl_log_prior_terms(mu, sig2, s2)
-    out = -within / (2.0 * sig2) + t["normaliser"]
+    out = -within / (2.0 * sig2) + _normaliser(j, mu.shape[2], sig2, None if s2 is None else _checks.positive(s2, "s2"))
     if s2 is not None:
         v = _checks.positive(s2, "s2")
         out = out - (mbar[:, 0].pow(2).sum(-1) + tr / j**2) / (2.0 * (v + sig2 / j))
@@ -473,6 +476,10 @@ class Decoder(nn.Module):
         _checks.tensor(z, "z")
         if z.ndim < 1 or z.shape[-1] != self.latent:
             raise ValueError(f"z must have {self.latent} features in its last dimension, got shape {tuple(z.shape)}")
+        weight = self.net.layers[0][0].weight
+        if z.dtype != weight.dtype or z.device != weight.device:
+            raise TypeError(f"z must have the decoder's dtype and device ({weight.dtype}, {weight.device}), got "
+                            f"{z.dtype}, {z.device}")
         lead = z.shape[:-1]
         return self.net(z.reshape(-1, self.latent)).reshape(*lead, self.d_out)
 
@@ -565,6 +572,10 @@ class VAE(nn.Module):
         _groups(views, "views")
         if views.shape[-1] != self.encoder.d_in:
             raise ValueError(f"views must have {self.encoder.d_in} pixels in the last dimension, got shape {tuple(views.shape)}")
+        weight = self.encoder.head.weight
+        if views.dtype != weight.dtype or views.device != weight.device:
+            raise TypeError(f"views must have the model's dtype and device ({weight.dtype}, {weight.device}), got "
+                            f"{views.dtype}, {views.device}")
         if self.likelihood == "bernoulli":
             _unit_interval(views, "views")
         # every term is the public function, which checks its own inputs

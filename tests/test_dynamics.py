@@ -343,7 +343,7 @@ def test_validation_errors():
     phi, s, _ = _features()
     k = phi @ phi.T
     z0 = phi @ geometry.random_frame(60, 2)
-    with pytest.raises(ValueError, match="z0 must have 30 rows"):
+    with pytest.raises(ValueError, match="z must have 30 rows"):
         dynamics.kernel_ode_rhs(z0[:10], k, s)
     with pytest.raises(ValueError, match="kmat must have shape"):
         dynamics.integrate_kernel_ode(z0, k[:10, :10], s, 1.0)

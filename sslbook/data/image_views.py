@@ -176,8 +176,12 @@ class RandomAffine:
     scale: tuple[float, float] = (0.9, 1.1)
 
     def __post_init__(self) -> None:
-        RandomRotation(self.max_degrees)
-        RandomShift(self.max_shift)
+        v = _checks.positive(self.max_degrees, "max_degrees", allow_zero=True)
+        if v > 180:
+            raise ValueError(f"max_degrees must be <= 180, got {self.max_degrees!r}")
+        v = _checks.positive(self.max_shift, "max_shift", allow_zero=True)
+        if v >= 1:
+            raise ValueError(f"max_shift must be < 1 (a full side moves the digit out), got {self.max_shift!r}")
         if isinstance(self.scale, (str, bytes)) or not isinstance(self.scale, Sequence) or len(self.scale) != 2:
             raise TypeError(f"scale must be a (low, high) pair, got {self.scale!r}")
         lo = _checks.positive(self.scale[0], "scale[0]")
