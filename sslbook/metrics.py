@@ -88,6 +88,10 @@ def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5, metric: str = "co
         Number of neighbours, ``1 <= k <= n_train``.
     metric
         ``"cosine"`` or ``"euclidean"``.
+
+    Labels may be any integers (negative, or as large as int64 allows): they are mapped to
+    ``0 .. C - 1`` first. A tie between classes goes to the class of the nearer neighbours, so the
+    accuracy does not depend on the labels' values.
     """
     ztr, ytr, zte, yte = _split(z_train, y_train, z_test, y_test)
     k = _checks.integer(k, "k", minimum=1, maximum=ztr.shape[0])
@@ -98,8 +102,11 @@ def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5, metric: str = "co
         score = _checks.unit_rows(b) @ _checks.unit_rows(a).T
     else:  # -|b - a|^2 up to a per-row constant
         score = 2.0 * (b @ a.T) - (a * a).sum(1)
-    votes = torch.from_numpy(itr)[score.topk(k, dim=1).indices]  # (n_test, k)
-    counts = torch.nn.functional.one_hot(votes, n_classes).sum(1)  # (n_test, n_classes)
+    votes = torch.from_numpy(itr)[score.topk(k, dim=1).indices]  # (n_test, k), nearest first
+    # One vote per neighbour plus 2^-(rank+1): a tie between classes goes to the class of the nearer
+    # neighbours, whatever the labels' values (the bonuses add up to less than one vote).
+    weight = 1.0 + 0.5 ** torch.arange(1, k + 1, dtype=torch.float64)
+    counts = (torch.nn.functional.one_hot(votes, n_classes) * weight[None, :, None]).sum(1)  # (n_test, n_classes)
     return float((counts.argmax(1).numpy() == ite).mean())
 
 
