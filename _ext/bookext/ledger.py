@@ -269,6 +269,7 @@ def ledger_html(app, env, ledger_doc: str, claims: dict[str, list[dict[str, Any]
         title = env.titles[d].astext() if d in env.titles else d
         chapter = d.split("/")[-1]
         uri = app.builder.get_relative_uri(ledger_doc, d)
+        short = chapter.replace("-", " ")
         out.append(f'<h2 class="sslbook-ledger-chapter" id="ledger-{html.escape(chapter)}">'
                    f'<a href="{html.escape(uri)}">{html.escape(title)}</a></h2>')
         rows = []
@@ -277,6 +278,7 @@ def ledger_html(app, env, ledger_doc: str, claims: dict[str, list[dict[str, Any]
             margin = r.get("margin")
             rows.append(
                 f'<tr id="ledger-{html.escape(chapter)}-{html.escape(key)}">'
+                f'<td><a href="{html.escape(uri)}">{html.escape(short)}</a></td>'
                 f'<td><span class="sslbook-kind sslbook-kind-{html.escape(r.get("kind", ""))}">{html.escape(r.get("kind", "?"))}'
                 f"</span></td>"
                 f'<td>{rich_text(r["statement"])}<br><span class="sslbook-what">{rich_text(r["quantity"])} · '
@@ -287,7 +289,7 @@ def ledger_html(app, env, ledger_doc: str, claims: dict[str, list[dict[str, Any]
                 f'<td>{html.escape(format_threshold(r["op"], r["threshold"]))}</td><td>{_control_html(r)}</td>'
                 f"<td>{format_value(margin) if margin is not None else '–'}</td><td>{r.get('seed')}</td>"
                 f"<td>{html.escape(str(r.get('scale')))}</td></tr>")
-        out.append('<table class="sslbook-ledger"><thead><tr><th>kind</th><th>statement</th><th>measured</th>'
+        out.append('<table class="sslbook-ledger"><thead><tr><th>chapter</th><th>kind</th><th>statement</th><th>measured</th>'
                    "<th>threshold</th><th>control</th><th>margin</th><th>seed</th><th>scale</th></tr></thead><tbody>"
                    + "".join(rows) + "</tbody></table>")
     return "\n".join(out)
