@@ -419,7 +419,7 @@ OPTIONS = {"repository_url": "https://github.com/sslbook/sslbook", "repository_b
 
 
 def test_launch_links_open_the_notebook_on_the_notebook_branch(tmp_path):
-    from sslbook import sphinxext
+    from bookext import notebooks as sphinxext
 
     urls = sphinxext._launch_urls(_app(tmp_path, OPTIONS), "book/foundations")
     assert urls == {
@@ -434,7 +434,7 @@ def test_outputs_are_merged_by_cell_source_and_a_setup_cell_installs_sslbook(tmp
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    from sslbook import sphinxext
+    from bookext import notebooks as sphinxext
 
     nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("a = 1"), new_code_cell("b = 2"), new_code_cell("c")])
     done = new_notebook(cells=[new_code_cell("a = 1", outputs=[new_output("stream", text="A")], execution_count=1),
@@ -453,7 +453,7 @@ def test_outputs_are_merged_by_cell_source_and_a_setup_cell_installs_sslbook(tmp
 def test_repeated_inline_scripts_are_dropped():
     from sphinx.builders.html._assets import _JavaScript
 
-    from sslbook import sphinxext
+    from bookext import offline as sphinxext
 
     thebe = "const THEBE_JS_URL = 1"
     context = {"script_files": [_JavaScript("_static/a.js"), _JavaScript(None, body=thebe), _JavaScript("", body=thebe),
