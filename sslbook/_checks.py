@@ -140,14 +140,32 @@ def unit_rows(z: torch.Tensor) -> torch.Tensor:
     """Rows of ``z`` scaled to unit Euclidean length, exactly as for ``z`` times any positive number.
 
     :func:`torch.nn.functional.normalize` clamps norms below ``1e-12`` (so rows of size ``1e-30``
-    collapse towards 0) and a float32 norm overflows above about ``1e19``. Dividing each row by its
-    largest absolute entry first (a per-row constant, detached: the normalised row does not depend
-    on it, so gradients are unchanged) brings every nonzero row to norm between 1 and ``sqrt(k)``.
+    collapse towards 0) and a float32 norm overflows above about ``1e19``. The common case (every
+    row norm between ``1e-15`` and ``1e15``, decided from the norms themselves: one small reduction)
+    divides by the norms as ``normalize`` does. Otherwise each row is first divided by its largest
+    absolute entry (a per-row constant, detached: the normalised row does not depend on it, so
+    gradients are unchanged), which brings every nonzero row to a norm between 1 and ``sqrt(k)``.
     Zero rows stay zero, as with ``normalize``.
     """
+    norms = torch.linalg.vector_norm(z, dim=1, keepdim=True)
+    if z.shape[0]:
+        lo, hi = torch.aminmax(norms.detach())
+        if 1e-15 < lo.item() and hi.item() < 1e15:
+            return z / norms
     m = z.detach().abs().amax(dim=1, keepdim=True)
     m = torch.where(m > 0, m, torch.ones_like(m))
     return torch.nn.functional.normalize(z / m, dim=1)
+
+
+def pow2_unit(z: torch.Tensor) -> torch.Tensor:
+    """``z`` times the power of two that brings its largest absolute entry into ``[0.5, 1)``, or
+    ``z`` itself when that entry already lies in ``[2**-20, 2**20]`` (one reduction, the common case).
+    Exact: a cosine of the result equals the cosine of ``z``."""
+    lo, hi = torch.aminmax(z.detach())
+    top = max(-lo.item(), hi.item()) if z.numel() else 0.0
+    if top == 0.0 or not math.isfinite(top) or 2.0**-20 <= top <= 2.0**20:
+        return z
+    return torch.ldexp(z, torch.tensor(-math.frexp(top)[1], device=z.device))
 
 
 def pow2_rescale(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -16,13 +16,15 @@ ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.
 
 def _check_input(x: torch.Tensor, d_in: int, weight: torch.Tensor, name: str = "x") -> None:
     """Check a batch ``(n, d_in)`` of finite inputs on the device and in the dtype of ``weight``."""
-    _checks.tensor(x, name, ndim=2, finite=False)
+    if not (type(x) is torch.Tensor and x.ndim == 2 and x.dtype is weight.dtype and x.device == weight.device
+            and not x.is_meta):  # the common case in one expression; otherwise the checks below name the problem
+        _checks.tensor(x, name, ndim=2, finite=False)
+        if x.device != weight.device:
+            raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
+        if x.dtype != weight.dtype:
+            raise TypeError(f"{name} must have the model's dtype {weight.dtype}, got {x.dtype} (convert x or the model)")
     if x.shape[1] != d_in:
         raise ValueError(f"{name} must have {d_in} features (shape (n, {d_in})), got shape {tuple(x.shape)}")
-    if x.device != weight.device:
-        raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{name} must have the model's dtype {weight.dtype}, got {x.dtype} (convert x or the model)")
     _checks.finite(x, name)
 
 

@@ -69,11 +69,12 @@ def _similarity_log_distribution(h: torch.Tensor, temperature: float, name: str)
     if n < 2 or h.shape[1] < 1:
         raise ValueError(f"{name} needs at least two rows and one column, got shape {tuple(h.shape)}")
     t = _checks.positive(temperature, "temperature")
+    if 1.0 / t > torch.finfo(h.dtype).max / 4:  # cosines / t would overflow: the only way to a non-finite result
+        raise ValueError(f"temperature {t!r} is too small for {h.dtype} (cosine / temperature overflows)")
     f = _checks.unit_rows(h)  # scale-free cosines (F.normalize collapses rows of size 1e-30)
     s = (f @ f.T) / t
     off = s.flatten()[1:].reshape(n - 1, n + 1)[:, :-1].reshape(n, n - 1)  # drop the diagonal
-    return _checks.finite_output(torch.log_softmax(off, dim=1), "similarity_log_distribution (lower temperature "
-                                 "than the float range allows)", **{name: h})
+    return torch.log_softmax(off, dim=1)
 
 
 def alignment_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
