@@ -137,4 +137,10 @@ KEYS = {'gd-ex-critical': {'chapter': 'grassmann-dynamics',
                 'name': 'ex_steps_1pct',
                 'shape': [],
                 'tol': 5.0,
-                'type': 'array'}}
+                'type': 'array'},
+ 'lab-ex-collide': {'chapter': 'lab-digits',
+                    'hashes': ['71affefe7b42', 'c3008f5946ed'],
+                    'name': 'ex_collisions',
+                    'shape': [2],
+                    'tol': 0.1,
+                    'type': 'array'}}
