@@ -189,3 +189,23 @@ def test_editions_pass_and_fail_every_check(chapter, tmp_path, request, monkeypa
     for label, (result, text) in found.items():
         assert not result["passed"] and result["kind"] == "missing", text
         assert text.startswith("✗") and "\n" not in text
+
+
+@pytest.mark.chapter
+def test_grade_command_on_a_real_chapter(tmp_path, request, monkeypatch):
+    """The grader gives the instructor edition of a chapter full marks and its blank student edition zero."""
+    if request.config.getoption("--chapters") == "none":
+        pytest.skip("--chapters=none: chapters are not executed")
+    monkeypatch.delenv("SSLBOOK_EXERCISE_KEYS", raising=False)
+    chapter = "hidden-features"
+    written = editions.write_editions(ROOT, tmp_path / "editions", only=[chapter])
+    folder = tmp_path / "returned"
+    for student, edition in (("solved", "instructor"), ("blank", "student")):
+        (folder / student).mkdir(parents=True)
+        (folder / student / f"{chapter}.ipynb").write_bytes(written[edition][0].read_bytes())
+    out = tmp_path / "scores.csv"
+    assert grade.main([str(folder), "--out", str(out)]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    n = len([c for c, _ in exercise_keys.check_calls(ROOT).values() if c == chapter])
+    assert rows["solved"]["total"] == rows["solved"]["out_of"] == str(n)
+    assert rows["blank"]["total"] == "0" and rows["blank"]["out_of"] == str(n)
