@@ -12,6 +12,8 @@ Modules, by concept:
 * :mod:`~sslbook.geometry`, :mod:`~sslbook.dynamics`: Stiefel/Grassmann tools, learning dynamics;
 * :mod:`~sslbook.critical_points`: stationary points, Hessians, inverse-function certificates;
 * :mod:`~sslbook.umm`: the Undoing Memorization Mechanism;
+* :mod:`~sslbook.objectives`: one interface to every objective and every pair generator;
+* :mod:`~sslbook.exercises`: self-checks of the exercises' answers;
 * :mod:`~sslbook.claims`, :mod:`~sslbook.plotting`: claim checks and the figure style.
 
 The book's tooling lives outside the package: the Sphinx extension in ``_ext/bookext``, the
@@ -26,9 +28,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 from . import (  # noqa: E402
-    claims, config, critical_points, data, dynamics, geometry, losses, metrics, models, plotting, probing, train,
-    umm, vae,
+    claims, config, critical_points, data, dynamics, exercises, geometry, losses, metrics, models, objectives,
+    plotting, probing, train, umm, vae,
 )
 
-__all__ = ["claims", "config", "critical_points", "data", "dynamics", "geometry", "losses", "metrics", "models",
-           "plotting", "probing", "train", "umm", "vae", "__version__"]
+__all__ = ["claims", "config", "critical_points", "data", "dynamics", "exercises", "geometry", "losses", "metrics",
+           "models", "objectives", "plotting", "probing", "train", "umm", "vae", "__version__"]

@@ -209,14 +209,12 @@ def view_pair(source: object, n: int | None = None, generator: torch.Generator |
     An adapter: the generators of :mod:`sslbook.data` produce positive pairs in different ways
     (a method, an augmentation object, stored arrays); this gives them one signature.
 
-    ========================================  ===============================================================
-    ``source``                                the pair
-    ========================================  ===============================================================
-    :class:`~sslbook.data.HiddenFeatureData`  two noisy copies of every sample (:func:`~sslbook.data.noisy_views`)
-    :class:`~sslbook.data.SameComponentPairs` ``n`` fresh pairs, two draws from one component (``n`` required)
-    :class:`~sslbook.data.PlantedViews`       the stored anchors and positives ``(x, x_pos)``
-    :class:`~sslbook.data.CausalData`         two random views ``source.view(x)`` of every instance
-    ========================================  ===============================================================
+    * :class:`~sslbook.data.HiddenFeatureData`: two noisy copies of every sample
+      (:func:`~sslbook.data.noisy_views`);
+    * :class:`~sslbook.data.SameComponentPairs`: ``n`` fresh pairs, two draws from one component
+      (``n`` required);
+    * :class:`~sslbook.data.PlantedViews`: the stored anchors and positives ``(x, x_pos)``;
+    * :class:`~sslbook.data.CausalData`: two random views ``source.view(x)`` of every instance.
 
     Parameters
     ----------

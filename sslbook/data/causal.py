@@ -31,7 +31,7 @@ __all__ = ["CausalView", "CausalData", "causal_data"]
 class CausalView:
     """The augmentation of the causal model: jitter the signal, keep the detail, redraw the style.
 
-    A callable ``(x, generator=None) -> x'`` like the augmentations of :mod:`sslbook.data.views`.
+    A callable ``(x, generator=None) -> x'`` like the augmentations of ``sslbook.data`` (:class:`~sslbook.data.TwoViews` and its kin).
     Because the mixing matrix :math:`Q` is orthogonal, the latent parts of a batch are read off as
     ``x @ mixing``; the view changes them and mixes them back.
 

@@ -158,17 +158,18 @@ class RandomShift:
 class RandomAffine:
     """Random rotation, shift and scale of each image, applied in one ``grid_sample`` call.
 
+    The book's digit augmentation (after the random resized crops of Bizeul et al., with rotations
+    instead of vertical flips, which can turn a 6 into a 9) is ``RandomAffine(30, 0.15, (0.9, 1.1))``.
+
     Parameters
     ----------
     max_degrees
         Angles are uniform in ``[-max_degrees, max_degrees]`` (0 to 180).
     max_shift
-        ``dx`` and ``dy`` are uniform in ``[-max_shift, max_shift]`` (fractions of the side, < 1).
+        The shifts ``dx`` and ``dy`` are uniform in ``[-max_shift, max_shift]`` (fractions of the
+        side, below 1).
     scale
-        ``(low, high)``: the zoom factor is uniform in this interval (``0 < low <= high``).
-
-    The book's digit augmentation (after Bizeul et al.'s random resized crops, with rotations
-    instead of vertical flips, which can turn a 6 into a 9) is ``RandomAffine(30, 0.15, (0.9, 1.1))``.
+        A pair ``(low, high)``: the zoom factor is uniform in this interval (``0 < low <= high``).
     """
 
     max_degrees: float = 30.0
