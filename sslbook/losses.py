@@ -8,8 +8,9 @@ their weighted sum) so chapters can plot what each term does.
 References
 ----------
 InfoNCE: van den Oord et al. (2018); NT-Xent: Chen et al. (2020, SimCLR); spectral contrastive
-loss: HaoChen et al. (2021); SimSiam: Chen & He (2021); Barlow Twins: Zbontar et al. (2021);
-VICReg: Bardes et al. (2022).
+loss: HaoChen et al. (2021); SimSiam: Chen & He (2021); L2 SimSiam (``simsiam_l2``): Tian et al.
+(2021); Barlow Twins: Zbontar et al. (2021); VICReg: Bardes et al. (2022); CLIP: Radford et al.
+(2021).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ import torch.nn.functional as F
 from . import _checks
 
 __all__ = [
-    "info_nce", "info_nce_terms", "nt_xent", "spectral_contrastive", "spectral_contrastive_terms",
-    "negative_cosine", "simsiam", "barlow_twins", "barlow_twins_terms", "vicreg", "vicreg_terms",
-    "SIMILARITIES",
-    "clip", "clip_terms", "simsiam_l2",
+    "barlow_twins", "barlow_twins_terms", "clip", "clip_terms", "info_nce", "info_nce_terms",
+    "negative_cosine", "nt_xent", "SIMILARITIES", "simsiam", "simsiam_l2", "spectral_contrastive",
+    "spectral_contrastive_terms", "vicreg", "vicreg_terms",
 ]
 
 SIMILARITIES = ("cosine", "dot")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -28,6 +29,28 @@ def _check_input(x: torch.Tensor, d_in: int, weight: torch.Tensor, name: str = "
     _checks.finite(x, name)
 
 
+def _generator(generator: object) -> torch.Generator | None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator is not None and generator.device.type != "cpu":
+        raise ValueError(f"generator must be a CPU generator (the model is built on the CPU), got one on {generator.device}")
+    return generator
+
+
+def _linear(d_in: int, d_out: int, bias: bool, generator: torch.Generator | None) -> nn.Linear:
+    """``nn.Linear(d_in, d_out)`` with PyTorch's default initialisation, drawn from ``generator``
+    (``None``: the global generator, exactly as ``nn.Linear`` does)."""
+    if generator is None:
+        return nn.Linear(d_in, d_out, bias=bias)
+    layer = torch.nn.utils.skip_init(nn.Linear, d_in, d_out, bias=bias)  # leaves the global generator alone
+    with torch.no_grad():  # what nn.Linear.reset_parameters does, from the given generator
+        nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        if layer.bias is not None:
+            bound = 1 / math.sqrt(d_in)
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
 class LinearEncoder(nn.Module):
     """``z = x W^T (+ b)``: a linear map from ``d_in`` to ``d_out`` features.
 
@@ -39,19 +62,24 @@ class LinearEncoder(nn.Module):
         Add a learned bias (default: no bias, as in the theory chapters).
     init_std
         If given, initialise the weight with i.i.d. ``N(0, init_std^2)`` entries (otherwise
-        PyTorch's default). Draws from ``torch``'s global generator, which
-        :func:`sslbook.config.setup` seeds.
+        PyTorch's default).
+    generator
+        Source of the initial weights (a CPU ``torch.Generator``); ``None`` draws from ``torch``'s
+        global generator, which :func:`sslbook.config.setup` seeds.
     """
 
-    def __init__(self, d_in: int, d_out: int, bias: bool = False, init_std: float | None = None) -> None:
+    def __init__(self, d_in: int, d_out: int, bias: bool = False, init_std: float | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.d_in = _checks.integer(d_in, "d_in", minimum=1)
         self.d_out = _checks.integer(d_out, "d_out", minimum=1)
-        self.linear = nn.Linear(self.d_in, self.d_out, bias=_checks.boolean(bias, "bias"))
-        if init_std is not None:
-            std = _checks.positive(init_std, "init_std")
+        bias = _checks.boolean(bias, "bias")
+        std = None if init_std is None else _checks.positive(init_std, "init_std")
+        generator = _generator(generator)
+        self.linear = _linear(self.d_in, self.d_out, bias, generator)
+        if std is not None:
             with torch.no_grad():
-                self.linear.weight.normal_(0.0, std)
+                self.linear.weight.normal_(0.0, std, generator=generator)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -83,10 +111,13 @@ class MLP(nn.Module):
         Apply the activation after the last layer too.
     bias
         Use biases in the linear layers.
+    generator
+        Source of the initial weights (PyTorch's default initialisation, drawn from this CPU
+        ``torch.Generator``); ``None`` draws from ``torch``'s global generator.
     """
 
     def __init__(self, widths: Sequence[int], activation: str = "relu", batch_norm: bool = False,
-                 last_activation: bool = False, bias: bool = True) -> None:
+                 last_activation: bool = False, bias: bool = True, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
             raise TypeError(f"widths must be a sequence of integers, got {type(widths).__name__}")
@@ -97,10 +128,11 @@ class MLP(nn.Module):
         batch_norm = _checks.boolean(batch_norm, "batch_norm")
         last_activation = _checks.boolean(last_activation, "last_activation")
         bias = _checks.boolean(bias, "bias")
+        generator = _generator(generator)
         blocks = []
         n = len(self.widths) - 1
         for i in range(n):
-            mods: list[nn.Module] = [nn.Linear(self.widths[i], self.widths[i + 1], bias=bias)]
+            mods: list[nn.Module] = [_linear(self.widths[i], self.widths[i + 1], bias, generator)]
             hidden = i < n - 1
             if hidden and batch_norm:
                 mods.append(nn.BatchNorm1d(self.widths[i + 1]))

@@ -45,6 +45,28 @@ def test_mlp_validation():
         models.MLP([4, 2])(torch.randn(4))
 
 
+def test_encoders_take_a_generator_for_their_initialisation():
+    """A generator gives PyTorch's default (or init_std) initialisation, the global RNG untouched."""
+    state = torch.get_rng_state()
+    a = models.MLP([5, 7, 3], batch_norm=True, generator=torch.Generator().manual_seed(3))
+    e = models.LinearEncoder(4, 2, init_std=0.1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(state, torch.get_rng_state())
+    torch.manual_seed(3)
+    b = models.MLP([5, 7, 3], batch_norm=True)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    f = models.LinearEncoder(4, 2, init_std=0.1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(e.weight, f.weight) and e.weight.requires_grad
+    torch.manual_seed(5)
+    g = models.LinearEncoder(4, 2, bias=True, generator=None)
+    torch.manual_seed(5)
+    ref = torch.nn.Linear(4, 2)
+    assert torch.equal(g.linear.weight, ref.weight) and torch.equal(g.linear.bias, ref.bias)
+    with pytest.raises(TypeError, match="generator"):
+        models.MLP([2, 2], generator=0)
+    with pytest.raises(TypeError, match="generator"):
+        models.LinearEncoder(2, 2, generator="cpu")
+
+
 def test_fit_lowers_a_loss_and_records_history():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(128, 6, generator=g)
