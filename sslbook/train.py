@@ -68,10 +68,11 @@ def _scalar(v: object, name: str) -> float:
 
 
 def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parameters: Iterable[torch.nn.Parameter],
-        steps: int, lr: float, optimizer: str = "sgd", weight_decay: float = 0.0, momentum: float = 0.0,
-        monitor: Mapping[str, Callable[[], float]] | None = None, every: int = 1,
+        steps: int, lr: float | None, optimizer: str | torch.optim.Optimizer = "sgd", weight_decay: float = 0.0,
+        momentum: float = 0.0, monitor: Mapping[str, Callable[[], float]] | None = None, every: int = 1,
         after_step: Callable[[int], None] | None = None, progress: bool | None = None,
-        desc: str = "training") -> History:
+        desc: str = "training",
+        scheduler: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler] | None = None) -> History:
     """Minimise the loss returned by ``step(t)`` for ``t = 0, ..., steps - 1``.
 
     Parameters
@@ -84,11 +85,13 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
     steps
         Number of optimisation steps (>= 1).
     lr
-        Learning rate (> 0).
+        Learning rate (> 0); ``None`` when ``optimizer`` is an optimiser already built.
     optimizer
-        ``"sgd"``, ``"adam"`` or ``"adamw"``.
+        ``"sgd"``, ``"adam"`` or ``"adamw"`` (built by :func:`make_optimizer`), or a
+        ``torch.optim.Optimizer`` already built over exactly ``parameters``, whose learning rate
+        and state are used and kept (e.g. to continue a run).
     weight_decay, momentum
-        Passed to the optimiser (momentum only for SGD).
+        Passed to the optimiser (momentum only for SGD); leave them at 0 with a built optimiser.
     monitor
         Named callables evaluated (under ``torch.no_grad``) before the first step, every
         ``every`` steps and after the last step.
@@ -100,6 +103,11 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
         Show a tqdm progress bar (default: only at the ``paper`` scale).
     desc
         Label of the progress bar.
+    scheduler
+        Optional learning-rate schedule: called once with the optimiser, it returns a
+        ``torch.optim.lr_scheduler.LRScheduler`` whose ``step()`` is called after every optimiser
+        step, e.g. ``lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)``.
+        ``None`` keeps the learning rate constant.
 
     Returns
     -------
@@ -108,7 +116,8 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
     """
     if not callable(step):
         raise TypeError("step must be callable")
-    opt = make_optimizer(optimizer, parameters, lr, weight_decay=weight_decay, momentum=momentum)  # validates them
+    opt = _optimizer(optimizer, parameters, lr, weight_decay, momentum)  # validates them
+    sched = _scheduler(scheduler, opt)
     steps = _checks.integer(steps, "steps", minimum=1)
     every = _checks.integer(every, "every", minimum=1)
     monitor = dict(monitor or {})
@@ -138,6 +147,8 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
             raise FloatingPointError(f"the loss became {loss.item()} at step {t}; lower lr or check the data")
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         if after_step is not None:
             after_step(t)
         if t % every == 0 or t == steps - 1:
@@ -146,6 +157,39 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
         if monitor and ((t + 1) % every == 0 or t == steps - 1):
             observe(t + 1)
     return hist
+
+
+def _optimizer(optimizer: str | torch.optim.Optimizer, parameters: Iterable[torch.nn.Parameter], lr: float | None,
+               weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    """The optimiser of :func:`fit`: built by :func:`make_optimizer`, or the one given, checked."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        if lr is None:
+            raise TypeError("lr must be a positive number (None only with an optimiser already built)")
+        return make_optimizer(optimizer, parameters, lr, weight_decay=weight_decay, momentum=momentum)
+    if lr is not None or weight_decay != 0 or momentum != 0:
+        raise ValueError("with an optimiser already built, leave lr None and weight_decay, momentum at 0: "
+                         "the optimiser carries its own")
+    given = {id(p) for p in parameters}
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if given != held:
+        raise ValueError("parameters must be exactly the parameters of the optimiser given")
+    return optimizer
+
+
+def _scheduler(scheduler: object, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule built by ``scheduler(opt)``, checked; ``None`` for no schedule."""
+    if scheduler is None:
+        return None
+    if not callable(scheduler):
+        raise TypeError("scheduler must be a callable taking the optimiser and returning an LR scheduler, or None")
+    sched = scheduler(opt)
+    if not isinstance(sched, torch.optim.lr_scheduler.LRScheduler) or isinstance(
+            sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise TypeError(f"scheduler(optimizer) must return a torch.optim.lr_scheduler.LRScheduler stepped without "
+                        f"arguments (not ReduceLROnPlateau), got {type(sched).__name__}")
+    if sched.optimizer is not opt:
+        raise ValueError("scheduler(optimizer) must schedule the optimiser it was given")
+    return sched
 
 
 def make_optimizer(name: str, parameters: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0,

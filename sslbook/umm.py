@@ -343,17 +343,19 @@ class UMM:
         """
         self._late.train()
         grads, hyper, terms = self.gradients(x1, x2)
-        for p, g in zip(self.late_parameters, grads):
-            p.grad = g
-        self.inner_optimizer.step()
-        for p, g in zip(self.late_parameters, hyper):
-            p.grad = g
-        self.outer_optimizer.step()
-        for p in self.late_parameters:
-            p.grad = None
+        self._apply(self.inner_optimizer, grads)
+        self._apply(self.outer_optimizer, hyper)
         out = {name: float(v) for name, v in terms.items()}
         out["loss"] = out["outer"]
         return out
+
+    def _apply(self, optimizer: torch.optim.Optimizer, gradients: list[torch.Tensor]) -> None:
+        """One step of ``optimizer`` with the given gradients of :attr:`late_parameters`."""
+        for p, g in zip(self.late_parameters, gradients):
+            p.grad = g
+        optimizer.step()
+        for p in self.late_parameters:
+            p.grad = None
 
     def fit(self, x: torch.Tensor, view: Callable[..., torch.Tensor], steps: int, batch_size: int = 100,
             generator: torch.Generator | None = None, every: int = 10,
@@ -388,25 +390,21 @@ class UMM:
             raise TypeError("view must be callable")
         batch_size = _checks.integer(batch_size, "batch_size", minimum=2, maximum=x.shape[0])
         steps = _checks.integer(steps, "steps", minimum=1)
-        every = _checks.integer(every, "every", minimum=1)
-        monitor = dict(monitor or {})
         batches = train.minibatches(x.shape[0], batch_size, generator=generator)
-        hist = train.History()
 
-        def observe(t: int) -> None:
-            with torch.no_grad():
-                for name, fn in monitor.items():
-                    hist.record(name, t, float(fn()))
+        def step(t: int) -> dict[str, torch.Tensor]:
+            # train.fit's optimiser is the outer one: this step takes the inner Adam step itself and
+            # returns a loss whose gradient is the hyper-gradient (and whose value is the outer loss).
+            xb = x[next(batches).to(x.device)]
+            self._late.train()
+            grads, hyper, terms = self.gradients(view(xb, generator=generator), view(xb, generator=generator))
+            self._apply(self.inner_optimizer, grads)
+            surrogate = sum((p * h).sum() for p, h in zip(self.late_parameters, hyper))
+            return {**terms, "loss": terms["outer"] + (surrogate - surrogate.detach())}
 
-        iterator: Iterable[int] = config.progress(steps, "UMM", enable=progress)
-        observe(0)
-        for t in iterator:
-            idx = next(batches).to(x.device)
-            xb = x[idx]
-            out = self.step(view(xb, generator=generator), view(xb, generator=generator))
-            if t % every == 0 or t == steps - 1:
-                for name, v in out.items():
-                    hist.record(name, t, v)
-            if monitor and ((t + 1) % every == 0 or t == steps - 1):
-                observe(t + 1)
-        return hist
+        try:
+            return train.fit(step, self.late_parameters, steps, None, optimizer=self.outer_optimizer,
+                             monitor=monitor, every=every, progress=progress, desc="UMM")
+        finally:
+            for p in self.late_parameters:
+                p.grad = None

@@ -125,6 +125,58 @@ def test_fit_validation():
         train.fit(ok, [w], steps=1, lr=0.1, monitor={"m": lambda: "x"})
 
 
+def test_fit_scheduler_and_a_built_optimizer():
+    """A schedule is stepped once per step; None (the default) leaves the run unchanged; a built
+    optimiser keeps its state across calls."""
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+
+    def run(**kw):
+        w = torch.nn.Parameter(torch.ones(3))
+        hist = train.fit(lambda t: ((x @ w) ** 2).mean(), [w], 10, 0.05, **kw)
+        return w.detach(), hist
+
+    w0, h0 = run()
+    w1, h1 = run(scheduler=None)
+    assert torch.equal(w0, w1) and np.array_equal(h0["loss"], h1["loss"])
+    seen = []
+
+    def decay(opt):
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        seen.append(sched)
+        return sched
+
+    w2, _ = run(scheduler=decay)
+    assert seen[0].last_epoch == 10 and np.isclose(seen[0].get_last_lr()[0], 0.05 * 0.5 ** 10)
+    assert not torch.equal(w0, w2)
+    # the same schedule by hand
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.05)
+    for t in range(10):
+        opt.zero_grad()
+        ((x @ w) ** 2).mean().backward()
+        opt.step()
+        for g in opt.param_groups:
+            g["lr"] *= 0.5
+    assert torch.allclose(w.detach(), w2)
+    with pytest.raises(TypeError, match="scheduler"):
+        run(scheduler=3)
+    with pytest.raises(TypeError, match="LRScheduler"):
+        run(scheduler=lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt))
+    # a built optimiser: two calls of 5 steps equal one call of 10 (Adam's state is kept)
+    ws = [torch.nn.Parameter(torch.ones(3)) for _ in range(2)]
+    opt_a = train.make_optimizer("adam", [ws[0]], 0.05)
+    train.fit(lambda t: ((x @ ws[0]) ** 2).mean(), [ws[0]], 5, None, optimizer=opt_a)
+    train.fit(lambda t: ((x @ ws[0]) ** 2).mean(), [ws[0]], 5, None, optimizer=opt_a)
+    train.fit(lambda t: ((x @ ws[1]) ** 2).mean(), [ws[1]], 10, 0.05, optimizer="adam")
+    assert torch.equal(ws[0].detach(), ws[1].detach())
+    with pytest.raises(ValueError, match="lr None"):
+        train.fit(lambda t: ((x @ ws[0]) ** 2).mean(), [ws[0]], 1, 0.05, optimizer=opt_a)
+    with pytest.raises(ValueError, match="exactly the parameters"):
+        train.fit(lambda t: ((x @ ws[1]) ** 2).mean(), [ws[1]], 1, None, optimizer=opt_a)
+    with pytest.raises(TypeError, match="lr"):
+        train.fit(lambda t: ((x @ ws[1]) ** 2).mean(), [ws[1]], 1, None)
+
+
 def test_minibatches_cover_each_epoch():
     it = train.minibatches(10, 5, generator=torch.Generator().manual_seed(0))
     a, b = next(it), next(it)

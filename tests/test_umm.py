@@ -197,6 +197,29 @@ def test_fit_lowers_alignment_and_raises_reduction():
     assert hist["outer"][-1] < hist["outer"][0]
 
 
+def test_fit_is_a_loop_of_steps():
+    """fit (the train.fit loop) gives exactly the parameters and terms of a hand loop of step()."""
+    nets = []
+    for mode in ("fit", "loop"):
+        d, net, fixer = make_setup(seed=4)
+        g = gen(12)
+        if mode == "fit":
+            hist = fixer.fit(d.x, d.view, steps=7, batch_size=30, generator=g, every=3)
+            rows = {k: list(hist[k]) for k in hist.keys()}
+        else:
+            from sslbook import train
+            batches = train.minibatches(d.x.shape[0], 30, generator=g)
+            outs = []
+            for t in range(7):
+                xb = d.x[next(batches)]
+                outs.append(fixer.step(d.view(xb, generator=g), d.view(xb, generator=g)))
+            ref = {k: [outs[t][k] for t in (0, 3, 6)] for k in outs[0]}
+        nets.append(net)
+        assert all(p.grad is None for p in fixer.late_parameters)
+    assert rows == ref
+    assert all(torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()))
+
+
 def test_validation_errors():
     torch.manual_seed(0)
     net = models.MLP([4, 6, 6, 2], batch_norm=True)
