@@ -79,6 +79,38 @@ class Trajectory:
         return self.w[-1]
 
 
+
+class _Recorder:
+    """The records of a discrete run: step 0, every ``every`` steps, the last step, and the step
+    at which the run stops early (after which it ends).
+
+    ``diverged`` is the message of the ``ValueError`` raised when a recorded state is not finite
+    (formatted with the step ``m`` and the time ``t``); ``None`` records non-finite states as they
+    are (a run that stops once the state blows up). A non-finite state stays non-finite under
+    these updates, so checking the records suffices.
+    """
+
+    def __init__(self, state: torch.Tensor, steps: int, every: int, diverged: str | None) -> None:
+        self.last, self.every, self.diverged = steps, every, diverged
+        self.states, self.steps, self.times = [state.clone()], [0], [0.0]
+        self.stopped = False
+
+    def offer(self, m: int, state: torch.Tensor, t: float | None = None, stop: bool = False) -> bool:
+        """Record ``state`` at step ``m`` (time ``t``) if it is due; return whether the run stops here."""
+        self.stopped = stop
+        if m % self.every == 0 or m == self.last or stop:
+            if self.diverged is not None and not _checks._all_finite(state):
+                raise ValueError(self.diverged.format(m=m, t=t))
+            self.states.append(state.clone())
+            self.steps.append(m)
+            self.times.append(t)
+        return stop
+
+    def trajectory(self, lr: float | None = None) -> Trajectory:
+        """The records; their times are ``step * lr``, or the times offered when ``lr`` is ``None``."""
+        s = torch.tensor(self.steps, dtype=torch.long)
+        t = s.to(torch.float64) * lr if lr is not None else torch.tensor(self.times, dtype=torch.float64)
+        return Trajectory(t=t, w=torch.stack(self.states), steps=s, stopped=self.stopped)
 # --- quadratic forms ---------------------------------------------------------------------------
 
 
@@ -311,8 +343,8 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
         if cap is not None:
             raise ValueError("max_norm only applies to method='euclidean' (constrained weights have norm sqrt(k))")
     w = w0.clone()
-    rec_w, rec_s = [w.clone()], [0]
-    stopped = False
+    rec = _Recorder(w, steps, every, "gradient descent diverged (non-finite weights by step {m}): lower lr or the "
+                    "scale of a or w0, or pass max_norm to stop once the norm exceeds it")
     for m in config.progress(range(1, steps + 1), f"gradient descent ({method})"):
         aw = apply_a(w)
         if method == "euclidean":
@@ -321,18 +353,9 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
             w = geometry.grassmann_step(w, -2.0 * aw, eta)
         else:
             w = geometry.orthonormalize(w + 2.0 * eta * aw)
-        if cap is not None and float(w.norm()) > cap:
-            stopped = True
-        if m % every == 0 or m == steps or stopped:
-            if not _checks._all_finite(w):  # a non-finite record stays non-finite: checking records suffices
-                raise ValueError(f"gradient descent diverged (non-finite weights by step {m}): lower lr or the scale "
-                                 f"of a or w0, or pass max_norm to stop once the norm exceeds it")
-            rec_w.append(w.clone())
-            rec_s.append(m)
-        if stopped:
+        if rec.offer(m, w, stop=cap is not None and float(w.norm()) > cap):
             break
-    s = torch.tensor(rec_s, dtype=torch.long)
-    return Trajectory(t=s.to(torch.float64) * eta, w=torch.stack(rec_w), steps=s, stopped=stopped)
+    return rec.trajectory(lr=eta)
 
 
 def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, lr: float, steps: int,
@@ -372,24 +395,16 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
     every = _checks.integer(every, "every", minimum=1)
     cap = None if max_norm is None else _checks.positive(max_norm, "max_norm")
     u, v = w1.clone(), w2.clone()
-    rec_w, rec_s = [u @ v], [0]
-    stopped = False
+    rec = _Recorder(u @ v, steps, every, None if cap is not None else (
+        "two-layer gradient descent diverged (non-finite weights by step {m}): the modes blow up in finite time; "
+        "lower lr, steps or the scale of a, w1, w2, or pass max_norm"))
     for m in config.progress(range(1, steps + 1), "two-layer gradient descent"):
         au = a @ u
         u, v = u + 2.0 * eta * au @ (v @ v.T), v + 2.0 * eta * (u.T @ au) @ v
         w = u @ v
-        if cap is not None and (not bool(torch.isfinite(w).all()) or float(w.norm()) > cap):
-            stopped = True
-        if m % every == 0 or m == steps or stopped:
-            if cap is None and not _checks._all_finite(w):
-                raise ValueError(f"two-layer gradient descent diverged (non-finite weights by step {m}): the modes "
-                                 f"blow up in finite time; lower lr, steps or the scale of a, w1, w2, or pass max_norm")
-            rec_w.append(w)
-            rec_s.append(m)
-        if stopped:
+        if rec.offer(m, w, stop=cap is not None and (not bool(torch.isfinite(w).all()) or float(w.norm()) > cap)):
             break
-    s = torch.tensor(rec_s, dtype=torch.long)
-    return Trajectory(t=s.to(torch.float64) * eta, w=torch.stack(rec_w), steps=s, stopped=stopped)
+    return rec.trajectory(lr=eta)
 
 
 def blowup_time(lam: float, s0: float) -> float:
@@ -614,7 +629,8 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
         return _rhs(z, kmat, s)
 
     z, t = z0.clone(), 0.0
-    rec_z, rec_t, rec_s = [z.clone()], [0.0], [0]
+    rec = _Recorder(z, n_steps, every, "integrate_kernel_ode diverged (non-finite Z by t = {t:.4g}): lower dt or the "
+                    "scale of z0, kmat and s")
     for m in config.progress(range(1, n_steps + 1), "kernel ODE (RK4)"):
         step = min(h, t_end - t)
         k1 = f(z)
@@ -623,15 +639,8 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
         k4 = f(z + step * k3)
         z = z + step / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
         t = t + step
-        if m % every == 0 or m == n_steps:
-            if not _checks._all_finite(z):  # a non-finite state stays non-finite: checking records suffices
-                raise ValueError(f"integrate_kernel_ode diverged (non-finite Z by t = {t:.4g}): lower dt or the scale "
-                                 f"of z0, kmat and s")
-            rec_z.append(z.clone())
-            rec_t.append(t)
-            rec_s.append(m)
-    return Trajectory(t=torch.tensor(rec_t, dtype=torch.float64), w=torch.stack(rec_z),
-                      steps=torch.tensor(rec_s, dtype=torch.long))
+        rec.offer(m, z, t=t)
+    return rec.trajectory()
 
 
 def kernel_flow_gram(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) -> torch.Tensor:
