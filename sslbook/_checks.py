@@ -49,12 +49,12 @@ def tensor(x: object, name: str, ndim: int | Sequence[int] | None = None, finite
         raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
     if floating and x.dtype not in FLOATS:
         raise _dtype_error(x, name)
-    if finite and x.is_floating_point() and not _all_finite(x):
+    if finite and x.is_floating_point() and not all_finite(x):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return x
 
 
-def _all_finite(x: torch.Tensor) -> bool:
+def all_finite(x: torch.Tensor) -> bool:
     """Whether every entry of ``x`` is finite.
 
     A NaN or infinite entry makes the sum non-finite, and one reduction plus one scalar read is 5 to
@@ -69,7 +69,7 @@ def _all_finite(x: torch.Tensor) -> bool:
 
 def finite(x: torch.Tensor, name: str) -> torch.Tensor:
     """Check that the floating tensor ``x`` has no NaN or infinite entry (``ValueError`` naming it)."""
-    if not _all_finite(x):
+    if not all_finite(x):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return x
 
@@ -349,3 +349,54 @@ def work(count: float, limit: float, what: str) -> None:
     why (``what`` names the arguments at fault and what to change)."""
     if not count <= limit:
         raise ValueError(f"{what}: {count:.3g} exceeds the limit {limit:.3g}")
+
+
+def symmetric(a: torch.Tensor, name: str = "a") -> torch.Tensor:
+    """Check a square, non-empty, symmetric matrix (to a tolerance relative to its largest entry)."""
+    tensor(a, name, ndim=2)
+    if a.shape[0] != a.shape[1] or a.shape[0] < 1:
+        raise ValueError(f"{name} must be square and non-empty, got shape {tuple(a.shape)}")
+    # relative tolerance: a matrix of size 1e-30 is judged like the same matrix of size 1
+    if not torch.allclose(a, a.T, atol=1e-8 * float(a.abs().max())):
+        raise ValueError(f"{name} must be symmetric")
+    return a
+
+
+def times(t) -> tuple[torch.Tensor, bool]:
+    """``t`` as a 1-D float64 tensor of non-negative times, and whether it was a scalar."""
+    if isinstance(t, torch.Tensor):
+        tensor(t, "t", ndim=(0, 1))
+        tt, scalar = t.detach().to(torch.float64).cpu(), t.ndim == 0
+    elif isinstance(t, (int, float)) and not isinstance(t, bool):
+        tt, scalar = torch.tensor(real(t, "t"), dtype=torch.float64), True
+    else:
+        try:
+            tt = torch.as_tensor([positive(v, "t", allow_zero=True) for v in t], dtype=torch.float64)
+        except TypeError:
+            raise TypeError(f"t must be a number, a sequence of numbers or a tensor, got {type(t).__name__}") from None
+        scalar = False
+    tt = tt.reshape(-1)
+    if tt.numel() == 0 or not bool(torch.isfinite(tt).all()) or bool((tt < 0).any()):
+        raise ValueError("t must hold at least one finite non-negative time")
+    return tt, scalar
+
+
+def instance(x: object, cls: type, name: str) -> object:
+    """Check that ``x`` is an instance of the package's class ``cls`` (e.g. an ``sslbook.models.MLP``)."""
+    if not isinstance(x, cls):
+        raise TypeError(f"{name} must be an {cls.__module__}.{cls.__qualname__}, got {type(x).__name__}")
+    return x
+
+
+def model_input(x: torch.Tensor, d_in: int, weight: torch.Tensor, name: str = "x") -> None:
+    """Check a batch ``(n, d_in)`` of finite inputs on the device and in the dtype of ``weight``."""
+    if not (type(x) is torch.Tensor and x.ndim == 2 and x.dtype is weight.dtype and x.device == weight.device
+            and not x.is_meta):  # the common case in one expression; otherwise the checks below name the problem
+        tensor(x, name, ndim=2, finite=False)
+        if x.device != weight.device:
+            raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
+        if x.dtype != weight.dtype:
+            raise TypeError(f"{name} must have the model's dtype {weight.dtype}, got {x.dtype} (convert x or the model)")
+    if x.shape[1] != d_in:
+        raise ValueError(f"{name} must have {d_in} features (shape (n, {d_in})), got shape {tuple(x.shape)}")
+    finite(x, name)

@@ -34,7 +34,6 @@ from typing import Callable, Union
 import torch
 
 from . import _checks, config, geometry
-from .geometry import _symmetric, _times
 
 __all__ = [
     "LOSSES", "METHODS", "Trajectory", "loss_matrix", "coupling_matrix", "ssl_loss", "quadratic_loss",
@@ -99,7 +98,7 @@ class _Recorder:
         """Record ``state`` at step ``m`` (time ``t``) if it is due; return whether the run stops here."""
         self.stopped = stop
         if m % self.every == 0 or m == self.last or stop:
-            if self.diverged is not None and not _checks._all_finite(state):
+            if self.diverged is not None and not _checks.all_finite(state):
                 raise ValueError(self.diverged.format(m=m, t=t))
             self.states.append(state.clone())
             self.steps.append(m)
@@ -237,7 +236,7 @@ def coupling_matrix(n: int, loss: str = "contrastive", dtype: torch.dtype = torc
 def quadratic_loss(w: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     r""":math:`L(W) = -\mathrm{tr}(W^\top A W)` for ``w`` ``(p, k)`` and symmetric ``a`` ``(p, p)``."""
     _checks.tensor(w, "w", ndim=2)
-    _symmetric(a, "a")
+    _checks.symmetric(a, "a")
     _checks.compatible(a=a, w=w)
     if w.shape[0] != a.shape[0]:
         raise ValueError(f"w must have {a.shape[0]} rows to match a, got shape {tuple(w.shape)}")
@@ -265,12 +264,12 @@ def unconstrained_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     torch.Tensor
         ``(p, k)`` or ``(m, p, k)``.
     """
-    _symmetric(a)
+    _checks.symmetric(a)
     _checks.tensor(w0, "w0", ndim=2)
     _checks.compatible(a=a, w0=w0)
     if w0.shape[0] != a.shape[0]:
         raise ValueError(f"w0 must have {a.shape[0]} rows to match a, got shape {tuple(w0.shape)}")
-    times, scalar = _times(t)
+    times, scalar = _checks.times(t)
     vals, vecs = torch.linalg.eigh(a)
     b = vecs.T @ w0
     times = times.to(device=a.device, dtype=a.dtype)
@@ -282,7 +281,7 @@ def unconstrained_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
 
 def _matvec(a: MatrixOrMap, p: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     if isinstance(a, torch.Tensor):
-        _symmetric(a)
+        _checks.symmetric(a)
         if p is not None and a.shape[0] != p:
             raise ValueError(f"a must have shape ({p}, {p}) to match the weights, got {tuple(a.shape)}")
         return lambda w: a @ w
@@ -382,7 +381,7 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
     Trajectory
         Records of the product :math:`W_1W_2` ``(p, k)``.
     """
-    _symmetric(a)
+    _checks.symmetric(a)
     _checks.tensor(w1, "w1", ndim=2)
     _checks.tensor(w2, "w2", ndim=2)
     _checks.compatible(a=a, w1=w1, w2=w2)
@@ -410,7 +409,7 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
 def blowup_time(lam: float, s0: float) -> float:
     r"""Blow-up time :math:`t^* = 1/(4\lambda s_0)` of the mode ODE :math:`\dot s = 4\lambda s^2`
     (``inf`` when :math:`\lambda s_0 \le 0`: the mode then decays or stays put)."""
-    lam = _real(lam, "lam")
+    lam = _checks.real(lam, "lam")
     s0 = _checks.positive(s0, "s0", allow_zero=True)
     return math.inf if lam * s0 <= 0 else 1.0 / (4.0 * lam * s0)
 
@@ -428,15 +427,13 @@ def mode_strength(lam: float, s0: float, t) -> torch.Tensor:
     t
         Non-negative time or 1-D sequence of times.
     """
-    lam = _real(lam, "lam")
+    lam = _checks.real(lam, "lam")
     s0 = _checks.positive(s0, "s0", allow_zero=True)
-    times, scalar = _times(t)
+    times, scalar = _checks.times(t)
     den = 1.0 - 4.0 * lam * s0 * times
     out = torch.where(den > 0, s0 / den.clamp_min(1e-300), torch.full_like(times, math.inf))
     return out[0] if scalar else out
 
-
-_real = _checks.real
 
 
 # --- random features and kernels ---------------------------------------------------------------
@@ -549,7 +546,7 @@ def _kernel_args(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched:
     dims = (2, 3) if batched else 2
     _checks.tensor(z0, z_name, ndim=dims)
     _checks.tensor(kmat, "kmat", ndim=dims)
-    _symmetric(s, "s")
+    _checks.symmetric(s, "s")
     _checks.compatible(s=s, kmat=kmat, **{z_name: z0})
     if kmat.shape[-2:] != s.shape:
         raise ValueError(f"kmat must have shape {tuple(s.shape)} (or a batch of those) to match s, got {tuple(kmat.shape)}")
@@ -684,7 +681,7 @@ def kernel_flow_gram(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) -
         non-generic (see :func:`sslbook.geometry.grassmann_flow`).
     """
     _kernel_args(z0, kmat, s)
-    times, scalar = _times(t)
+    times, scalar = _checks.times(t)
     n, k = z0.shape
     eye_k = torch.eye(k, dtype=z0.dtype, device=z0.device)
     big = torch.cat([torch.cat([kmat, z0], 1), torch.cat([z0.T, eye_k], 1)], 0)
@@ -727,7 +724,7 @@ def fixed_kernel_flow(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) 
         ``(N, k)`` or ``(m, N, k)``.
     """
     _kernel_args(z0, kmat, s)
-    times, scalar = _times(t)
+    times, scalar = _checks.times(t)
     ks = kmat @ s
     out = torch.stack([torch.linalg.matrix_exp(2.0 * tt * ks) @ z0 for tt in times.tolist()])
     _checks.finite_output(out, "fixed_kernel_flow (e^{2KSt} Z0 overflows; use a smaller t)", z0=z0, kmat=kmat, s=s)
@@ -759,8 +756,8 @@ def kernel_optimum(kmat: torch.Tensor, s: torch.Tensor, k: int) -> tuple[float, 
     (float, torch.Tensor)
         Optimal loss and :math:`G^*` ``(N, N)``.
     """
-    _symmetric(kmat, "kmat")
-    _symmetric(s, "s")
+    _checks.symmetric(kmat, "kmat")
+    _checks.symmetric(s, "s")
     _checks.compatible(kmat=kmat, s=s)
     if kmat.shape != s.shape:
         raise ValueError(f"kmat and s must have the same shape, got {tuple(kmat.shape)} and {tuple(s.shape)}")

@@ -123,7 +123,7 @@ def grassmann_step(w: torch.Tensor, g: torch.Tensor, lr: float, ascent: bool = F
 def top_eigenspace(a: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues (descending) and an orthonormal basis ``(d, k)`` of the top-``k`` eigenspace of
     the symmetric matrix ``a`` ``(d, d)``."""
-    _symmetric(a)
+    _checks.symmetric(a)
     k = _checks.integer(k, "k", minimum=1, maximum=a.shape[0])
     vals, vecs = torch.linalg.eigh(a)
     idx = torch.argsort(vals, descending=True)[:k]
@@ -133,16 +133,6 @@ def top_eigenspace(a: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
 # --- Grassmannian gradient flow of a quadratic form (learning-dynamics chapter) -----------------
 # Esser, Mukherjee & Ghoshdastidar (2023) study SSL losses -tr(W^T A W) under W^T W = I; their
 # exact dynamics are the flow below (Oja's subspace flow; Yan, Helmke & Moore 1994).
-
-
-def _symmetric(a: torch.Tensor, name: str = "a") -> torch.Tensor:
-    _checks.tensor(a, name, ndim=2)
-    if a.shape[0] != a.shape[1] or a.shape[0] < 1:
-        raise ValueError(f"{name} must be square and non-empty, got shape {tuple(a.shape)}")
-    # relative tolerance: a matrix of size 1e-30 is judged like the same matrix of size 1
-    if not torch.allclose(a, a.T, atol=1e-8 * float(a.abs().max())):
-        raise ValueError(f"{name} must be symmetric")
-    return a
 
 
 def _frame_for(a: torch.Tensor, w: torch.Tensor, name: str = "w0") -> torch.Tensor:
@@ -156,25 +146,6 @@ def _frame_for(a: torch.Tensor, w: torch.Tensor, name: str = "w0") -> torch.Tens
     if w.shape[1] > w.shape[0]:
         raise ValueError(f"{name} must have at most as many columns as rows, got shape {tuple(w.shape)}")
     return w
-
-
-def _times(t) -> tuple[torch.Tensor, bool]:
-    """``t`` as a 1-D float64 tensor of non-negative times, and whether it was a scalar."""
-    if isinstance(t, torch.Tensor):
-        _checks.tensor(t, "t", ndim=(0, 1))
-        tt, scalar = t.detach().to(torch.float64).cpu(), t.ndim == 0
-    elif isinstance(t, (int, float)) and not isinstance(t, bool):
-        tt, scalar = torch.tensor(_checks.real(t, "t"), dtype=torch.float64), True
-    else:
-        try:
-            tt = torch.as_tensor([_checks.positive(v, "t", allow_zero=True) for v in t], dtype=torch.float64)
-        except TypeError:
-            raise TypeError(f"t must be a number, a sequence of numbers or a tensor, got {type(t).__name__}") from None
-        scalar = False
-    tt = tt.reshape(-1)
-    if tt.numel() == 0 or not bool(torch.isfinite(tt).all()) or bool((tt < 0).any()):
-        raise ValueError("t must hold at least one finite non-negative time")
-    return tt, scalar
 
 
 def grassmann_flow_velocity(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -197,7 +168,7 @@ def grassmann_flow_velocity(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Shape ``(p, k)``; horizontal (:math:`W^\top \dot W = 0`).
     """
-    _symmetric(a)
+    _checks.symmetric(a)
     _frame_for(a, w, "w")
     _checks.compatible(a=a, w=w)
     return 2.0 * grassmann_gradient(w, a @ w)
@@ -258,9 +229,9 @@ def grassmann_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     ValueError
         If ``U_k^T W0`` is singular (non-generic start), or on malformed input.
     """
-    _symmetric(a)
+    _checks.symmetric(a)
     _frame_for(a, w0)
-    times, scalar = _times(t)
+    times, scalar = _checks.times(t)
     a64, w64 = a.detach().to(torch.float64), w0.detach().to(torch.float64)
     vals, vecs, c = _tangent_coordinates(a64, w64)
     k = w64.shape[1]
@@ -293,9 +264,9 @@ def grassmann_flow_angles(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     torch.Tensor
         Angles in radians, ascending, float64: shape ``(k,)`` or ``(m, k)``.
     """
-    _symmetric(a)
+    _checks.symmetric(a)
     _frame_for(a, w0)
-    times, scalar = _times(t)
+    times, scalar = _checks.times(t)
     vals, _, c = _tangent_coordinates(a.detach().to(torch.float64), w0.detach().to(torch.float64))
     k = c.shape[1]
     # T(t) for all times at once, shape (m, p-k, k); exponents are <= 0 for t >= 0.

@@ -15,20 +15,6 @@ __all__ = ["LinearEncoder", "MLP", "projection_head", "ACTIVATIONS"]
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
 
-def _check_input(x: torch.Tensor, d_in: int, weight: torch.Tensor, name: str = "x") -> None:
-    """Check a batch ``(n, d_in)`` of finite inputs on the device and in the dtype of ``weight``."""
-    if not (type(x) is torch.Tensor and x.ndim == 2 and x.dtype is weight.dtype and x.device == weight.device
-            and not x.is_meta):  # the common case in one expression; otherwise the checks below name the problem
-        _checks.tensor(x, name, ndim=2, finite=False)
-        if x.device != weight.device:
-            raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
-        if x.dtype != weight.dtype:
-            raise TypeError(f"{name} must have the model's dtype {weight.dtype}, got {x.dtype} (convert x or the model)")
-    if x.shape[1] != d_in:
-        raise ValueError(f"{name} must have {d_in} features (shape (n, {d_in})), got shape {tuple(x.shape)}")
-    _checks.finite(x, name)
-
-
 def _generator(generator: object) -> torch.Generator | None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
@@ -88,7 +74,7 @@ class LinearEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` ``(n, d_in)`` to ``(n, d_out)``."""
-        _check_input(x, self.d_in, self.linear.weight)
+        _checks.model_input(x, self.d_in, self.linear.weight)
         return self.linear(x)
 
 
@@ -143,7 +129,7 @@ class MLP(nn.Module):
         self.batch_norm = batch_norm and n > 1
 
     def _input(self, x: torch.Tensor) -> None:
-        _check_input(x, self.widths[0], self.layers[0][0].weight)
+        _checks.model_input(x, self.widths[0], self.layers[0][0].weight)
         if self.batch_norm and self.training and x.shape[0] < 2:
             raise ValueError(f"x needs at least two rows in training mode (batch normalisation), got shape "
                              f"{tuple(x.shape)}; call model.eval() to use the running statistics")

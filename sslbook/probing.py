@@ -33,12 +33,6 @@ __all__ = ["layer_features", "ridge_probe_accuracy", "ridge_probe_r2", "probe_la
 PROBES = ("ridge", "logistic")
 
 
-def _check_model(model: object) -> MLP:
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be an sslbook.models.MLP, got {type(model).__name__}")
-    return model
-
-
 def layer_features(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
     """Every block's output of ``model`` on ``x``, computed in evaluation mode without gradients.
 
@@ -62,7 +56,7 @@ def layer_features(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
 
 def _features(model: MLP, x: torch.Tensor, name: str) -> list[torch.Tensor]:
     """:func:`layer_features` with the inputs' argument name for its messages."""
-    _check_model(model)
+    _checks.instance(model, MLP, "model")
     _checks.tensor(x, name, ndim=2)
     if x.shape[0] < 1:
         raise ValueError(f"{name} needs at least one row, got shape {tuple(x.shape)}")
@@ -271,7 +265,7 @@ def probe_layers(model: MLP, x_train: torch.Tensor, y_train, x_test: torch.Tenso
     numpy.ndarray
         Accuracy per layer, shape ``(L,)``.
     """
-    _check_model(model)
+    _checks.instance(model, MLP, "model")
     _checks.choice(method, "method", PROBES)
     ftr = _features(model, x_train, "x_train")
     fte = _features(model, x_test, "x_test")
@@ -304,7 +298,7 @@ class LayerProbes:
 
     def __init__(self, model: MLP, x_train: torch.Tensor, y_train, x_test: torch.Tensor, y_test,
                  method: str = "ridge", lam: float = 1.0, c: float = 0.1, keep_states: bool = False) -> None:
-        self.model = _check_model(model)
+        self.model = _checks.instance(model, MLP, "model")
         if not isinstance(keep_states, bool):
             raise TypeError(f"keep_states must be a bool, got {type(keep_states).__name__}")
         self.keep_states = keep_states

@@ -28,14 +28,14 @@ on the hyper-gradient of the outer loss through the one-step look-ahead :math:`\
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from . import _checks, config, metrics, train
-from .models import MLP, _check_input
+from . import _checks, metrics, train
+from .models import MLP
 
 __all__ = ["similarity_log_distribution", "alignment_kl", "EarlyPrior", "early_prior", "freeze_early", "UMM"]
 
@@ -179,8 +179,7 @@ def freeze_early(model: MLP, n_early: int) -> list[torch.nn.Parameter]:
     The frozen blocks stop requiring gradients and are put in evaluation mode (batch
     normalisation uses its running statistics), so their output is a fixed function of the input.
     """
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be an sslbook.models.MLP, got {type(model).__name__}")
+    _checks.instance(model, MLP, "model")
     n_early = _checks.integer(n_early, "n_early", minimum=1, maximum=len(model.layers) - 1)
     for block in model.layers[:n_early]:
         block.eval()
@@ -230,8 +229,7 @@ class UMM:
             raise TypeError(f"prior must be an EarlyPrior or None, got {type(prior).__name__}")
         if not isinstance(second_order, bool):
             raise TypeError(f"second_order must be a bool, got {type(second_order).__name__}")
-        if not isinstance(model, MLP):
-            raise TypeError(f"model must be an sslbook.models.MLP, got {type(model).__name__}")
+        _checks.instance(model, MLP, "model")
         self.model = model
         self.late_parameters = freeze_early(model, n_early)
         self.n_early = int(n_early)
@@ -251,7 +249,7 @@ class UMM:
 
     def early(self, x: torch.Tensor) -> torch.Tensor:
         """Frozen early features :math:`h^e` of ``x`` (no gradient)."""
-        _check_input(x, self.model.widths[0], self.model.layers[0][0].weight)  # finite, width, device, dtype
+        _checks.model_input(x, self.model.widths[0], self.model.layers[0][0].weight)  # finite, width, device, dtype
         with torch.no_grad():
             for block in self.model.layers[:self.n_early]:
                 block.eval()
@@ -282,8 +280,8 @@ class UMM:
         prior's memberships, or the pair partition), each a scalar tensor.
         """
         weight = self.model.layers[0][0].weight
-        _check_input(x1, self.model.widths[0], weight, "x1")
-        _check_input(x2, self.model.widths[0], weight, "x2")
+        _checks.model_input(x1, self.model.widths[0], weight, "x1")
+        _checks.model_input(x2, self.model.widths[0], weight, "x2")
         _checks.same_shape(x1, x2, "x1", "x2")
         if x1.shape[0] < 2:
             raise ValueError(f"x1 and x2 need at least two rows (a batch), got shape {tuple(x1.shape)}")
@@ -383,7 +381,7 @@ class UMM:
         sslbook.train.History
             The terms returned by :meth:`step`, and the monitors.
         """
-        _check_input(x, self.model.widths[0], self.model.layers[0][0].weight)
+        _checks.model_input(x, self.model.widths[0], self.model.layers[0][0].weight)
         if x.shape[0] < 2:
             raise ValueError(f"x needs at least two rows, got shape {tuple(x.shape)}")
         if not callable(view):

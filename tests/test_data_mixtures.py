@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sslbook import data, metrics
-from sslbook.data import mixtures, pairs
+from sslbook.data import _base, pairs
 
 D = torch.float64
 
@@ -284,5 +284,5 @@ def test_two_modality_validation():
 
 def test_internal_matrix_power():
     c = data.spiked_covariance(5, 2, 4.0, generator=gen())
-    half = mixtures._sym_power(c, 0.5)
+    half = _base.sym_power(c, 0.5)
     assert torch.allclose(half @ half, c, atol=1e-10)

@@ -18,7 +18,7 @@ import torch
 
 from .. import _checks
 from ..geometry import orthonormalize, random_frame
-from ._base import ClassMeans, Samples
+from ._base import ClassMeans, Samples, covariance, means_matrix, mixing_weights, sym_power
 
 __all__ = [
     "Mixture", "gaussian_mixture", "between_class_scatter", "lda_directions", "fisher_subspace",
@@ -56,50 +56,6 @@ class Mixture(Samples, ClassMeans):
         return fisher_subspace(self.means, self.cov, self.weights)
 
 
-def _covariance(cov: torch.Tensor | float, d: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate a shared covariance (matrix or positive number); return it and its Cholesky factor (float64)."""
-    if isinstance(cov, torch.Tensor):
-        _checks.tensor(cov, "cov", ndim=2)
-        if cov.shape != (d, d):
-            raise ValueError(f"cov must have shape ({d}, {d}) to match means, got {tuple(cov.shape)}")
-        cov64 = cov.detach().to("cpu", torch.float64)
-        if not torch.allclose(cov64, cov64.T, atol=1e-10):
-            raise ValueError("cov must be symmetric")
-        try:
-            chol = torch.linalg.cholesky(cov64)
-        except RuntimeError:
-            raise ValueError("cov must be positive definite") from None
-        return cov64, chol
-    s = _checks.positive(cov, "cov")
-    return s * torch.eye(d, dtype=torch.float64), (s**0.5) * torch.eye(d, dtype=torch.float64)
-
-
-def _weights(weights: torch.Tensor | None, k: int, name: str = "weights") -> torch.Tensor:
-    """Validate mixing weights of length ``k`` (``None``: uniform); return them as float64."""
-    if weights is None:
-        return torch.full((k,), 1.0 / k, dtype=torch.float64)
-    _checks.tensor(weights, name, ndim=1)
-    if weights.shape[0] != k:
-        raise ValueError(f"{name} must have length {k} (one per mean), got {weights.shape[0]}")
-    w = weights.detach().to("cpu", torch.float64)
-    if bool((w < 0).any()) or abs(float(w.sum()) - 1.0) > 1e-6:
-        raise ValueError(f"{name} must be non-negative and sum to 1")
-    return w
-
-
-def _means(means: torch.Tensor, name: str = "means") -> torch.Tensor:
-    _checks.tensor(means, name, ndim=2)
-    if means.shape[0] < 1 or means.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (k, d) with k, d >= 1, got {tuple(means.shape)}")
-    return means.detach().to("cpu", torch.float64)
-
-
-def _sym_power(a: torch.Tensor, power: float) -> torch.Tensor:
-    """``a ** power`` for a symmetric positive-definite matrix ``a`` (float64), via ``eigh``."""
-    vals, vecs = torch.linalg.eigh(a)
-    return (vecs * vals.clamp_min(torch.finfo(a.dtype).tiny) ** power) @ vecs.T
-
-
 def gaussian_mixture(n: int, means: torch.Tensor, cov: torch.Tensor | float = 1.0,
                      weights: torch.Tensor | None = None, generator: torch.Generator | None = None,
                      dtype: torch.dtype = torch.float32) -> Mixture:
@@ -123,10 +79,10 @@ def gaussian_mixture(n: int, means: torch.Tensor, cov: torch.Tensor | float = 1.
     """
     n = _checks.integer(n, "n", minimum=1)
     dtype = _checks.float_dtype(dtype)  # an integer or bool dtype would truncate the samples
-    means = _means(means)
+    means = means_matrix(means)
     k, d = means.shape
-    cov64, chol = _covariance(cov, d)
-    w = _weights(weights, k)
+    cov64, chol = covariance(cov, d)
+    w = mixing_weights(weights, k)
     y = torch.multinomial(w, n, replacement=True, generator=generator)
     eps = torch.randn(n, d, generator=generator, dtype=torch.float64)
     x = means[y] + eps @ chol.T
@@ -149,8 +105,8 @@ def between_class_scatter(means: torch.Tensor, weights: torch.Tensor | None = No
     torch.Tensor
         Shape ``(d, d)``, float64, symmetric positive semi-definite of rank at most ``k - 1``.
     """
-    mu = _means(means)
-    w = _weights(weights, mu.shape[0])
+    mu = means_matrix(means)
+    w = mixing_weights(weights, mu.shape[0])
     centred = mu - w @ mu
     return (centred.T * w) @ centred
 
@@ -187,18 +143,18 @@ def lda_directions(means: torch.Tensor, cov: torch.Tensor | float, weights: torc
     ValueError
         If all means coincide (``M = 0``: there is nothing to discriminate).
     """
-    mu = _means(means)
-    cov64, _ = _covariance(cov, mu.shape[1])
+    mu = means_matrix(means)
+    cov64, _ = covariance(cov, mu.shape[1])
     rtol = _checks.positive(rtol, "rtol")
     m = between_class_scatter(mu, weights)
-    w_half = _sym_power(cov64, -0.5)
+    w_half = sym_power(cov64, -0.5)
     k_mat = w_half @ m @ w_half
     rho, q = torch.linalg.eigh(0.5 * (k_mat + k_mat.T))
     order = torch.argsort(rho, descending=True)
     rho, q = rho[order], q[:, order]
     # Means that coincide up to rounding (e.g. equal float32 rows averaged in float64) leave a
     # scatter of the order of the rounding error: compare the centred means with the means' size.
-    w = _weights(weights, mu.shape[0])
+    w = mixing_weights(weights, mu.shape[0])
     spread = float((mu - w @ mu).abs().max())
     if float(rho[0]) <= 0 or spread <= 64 * torch.finfo(torch.float64).eps * max(float(mu.abs().max()), 1e-300):
         raise ValueError("the means coincide: the between-class scatter is zero and there is no Fisher subspace")
@@ -305,9 +261,9 @@ def separated_means(k: int, d: int, cov: torch.Tensor | float = 1.0, separation:
     """
     k = _checks.integer(k, "k", minimum=2)
     d = _checks.integer(d, "d", minimum=1)
-    cov64, _ = _covariance(cov, d)
+    cov64, _ = covariance(cov, d)
     sep = _checks.positive(separation, "separation")
-    w = _weights(weights, k)
+    w = mixing_weights(weights, k)
     raw = torch.randn(k, d, generator=generator, dtype=torch.float64)
     centred = raw - w @ raw
     maha = torch.sqrt(torch.einsum("kd,de,ke->k", centred, torch.linalg.inv(cov64), centred))

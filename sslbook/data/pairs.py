@@ -18,8 +18,8 @@ import torch
 
 from .. import _checks
 from ..geometry import orthonormalize, random_frame
-from ._base import ClassMeans
-from .mixtures import Mixture, _covariance, _means, _sym_power, _weights, fisher_subspace, gaussian_mixture
+from ._base import ClassMeans, covariance, means_matrix, mixing_weights, sym_power
+from .mixtures import Mixture, fisher_subspace, gaussian_mixture
 
 __all__ = ["PositivePairs", "SameComponentPairs", "PairedSample", "TwoModalityMixture", "two_modality_mixture"]
 
@@ -71,9 +71,9 @@ class SameComponentPairs(ClassMeans):
 
     def __init__(self, means: torch.Tensor, cov: torch.Tensor | float = 1.0, weights: torch.Tensor | None = None,
                  redraw: float = 0.0) -> None:
-        self.means = _means(means)
-        self.cov, self._chol = _covariance(cov, self.means.shape[1])
-        self.weights = _weights(weights, self.means.shape[0])
+        self.means = means_matrix(means)
+        self.cov, self._chol = covariance(cov, self.means.shape[1])
+        self.weights = mixing_weights(weights, self.means.shape[0])
         self.redraw = _checks.probability(redraw, "redraw")
         self._cache: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -183,8 +183,8 @@ class TwoModalityMixture:
                  shared2: torch.Tensor, private2: torch.Tensor, cov2: torch.Tensor | float,
                  weights: torch.Tensor | None = None, private_weights1: torch.Tensor | None = None,
                  private_weights2: torch.Tensor | None = None) -> None:
-        self._shared = (_means(shared1, "shared1"), _means(shared2, "shared2"))
-        self._private = (_means(private1, "private1"), _means(private2, "private2"))
+        self._shared = (means_matrix(shared1, "shared1"), means_matrix(shared2, "shared2"))
+        self._private = (means_matrix(private1, "private1"), means_matrix(private2, "private2"))
         for j in (0, 1):
             if self._private[j].shape[1] != self._shared[j].shape[1]:
                 raise ValueError(f"private{j + 1} must have {self._shared[j].shape[1]} columns like shared{j + 1}, "
@@ -192,12 +192,12 @@ class TwoModalityMixture:
         if self._shared[0].shape[0] != self._shared[1].shape[0]:
             raise ValueError(f"shared1 and shared2 must have one row per shared class, got {self._shared[0].shape[0]} "
                              f"and {self._shared[1].shape[0]}")
-        c1, l1 = _cov_named(cov1, self._shared[0].shape[1], "cov1")
-        c2, l2 = _cov_named(cov2, self._shared[1].shape[1], "cov2")
+        c1, l1 = covariance(cov1, self._shared[0].shape[1], "cov1")
+        c2, l2 = covariance(cov2, self._shared[1].shape[1], "cov2")
         self._cov, self._chol = (c1, c2), (l1, l2)
-        self.weights = _weights(weights, self.k, "weights")
-        self._pweights = (_weights(private_weights1, self._private[0].shape[0], "private_weights1"),
-                          _weights(private_weights2, self._private[1].shape[0], "private_weights2"))
+        self.weights = mixing_weights(weights, self.k, "weights")
+        self._pweights = (mixing_weights(private_weights1, self._private[0].shape[0], "private_weights1"),
+                          mixing_weights(private_weights2, self._private[1].shape[0], "private_weights2"))
         self._cache: dict[torch.dtype, tuple] = {}
 
     @property
@@ -309,7 +309,7 @@ class TwoModalityMixture:
         d = self.dims[j]
         if w.shape[1] != d:
             raise ValueError(f"weight must have {d} columns for modality {modality}, got shape {w.shape}")
-        half = _sym_power(self._cov[j], 0.5)
+        half = sym_power(self._cov[j], 0.5)
         g = torch.as_tensor(w, dtype=torch.float64) @ half
         total = float((g * g).sum())
         if total <= 0:
@@ -327,14 +327,6 @@ class TwoModalityMixture:
 
     def __repr__(self) -> str:
         return f"TwoModalityMixture(k={self.k}, dims={self.dims}, n_private={self.n_private})"
-
-
-def _cov_named(cov: torch.Tensor | float, d: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_covariance` with error messages naming the argument ``name``."""
-    try:
-        return _covariance(cov, d)
-    except (TypeError, ValueError) as err:
-        raise type(err)(str(err).replace("cov", name, 1)) from None
 
 
 def _simplex(k: int) -> torch.Tensor:
@@ -385,8 +377,8 @@ def two_modality_mixture(k: int = 4, d1: int = 20, d2: int = 16, private1: int =
             raise ValueError(f"{name} must be >= {(k - 1) + (kp - 1)} to hold the shared and private simplices, got {d}")
     out = []
     for name, d, kp, cov in (("cov1", d1, k1, cov1), ("cov2", d2, k2, cov2)):
-        c64, _ = _cov_named(cov, d, name)
-        half = _sym_power(c64, 0.5)
+        c64, _ = covariance(cov, d, name)
+        half = sym_power(c64, 0.5)
         frame = random_frame(d, (k - 1) + (kp - 1), generator=generator)
         shared = r * _simplex(k) @ frame[:, : k - 1].T
         if kp >= 2:
