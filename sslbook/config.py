@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
-from typing import Any, Iterable, TypeVar
+from typing import Iterable, TypeVar
 
 import numpy as np
 import torch
@@ -207,16 +207,3 @@ def progress(steps: int | Iterable[T], desc: str = "", enable: bool | None = Non
         from tqdm.std import tqdm
     return tqdm(steps, desc=desc or None, mininterval=2.0, delay=2.0)  # silent for loops under 2 s
 
-
-def env_summary() -> dict[str, Any]:
-    """Versions and settings worth printing at the top of a chapter."""
-    import sys
-
-    return {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "seed": seed(),
-        "scale": scale(),
-        "device": device().type,
-    }

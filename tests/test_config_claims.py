@@ -52,7 +52,6 @@ def test_device_and_threads(monkeypatch):
     assert config.device().type in ("cpu", "cuda")
     monkeypatch.setenv("SSLBOOK_DEVICE", "cpu")
     assert config.device().type == "cpu"
-    assert set(config.env_summary()) >= {"torch", "seed", "scale", "device"}
     monkeypatch.setenv("SSLBOOK_DEVICE", "tpu")
     with pytest.raises(ValueError, match="SSLBOOK_DEVICE"):
         config.device()
