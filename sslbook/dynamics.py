@@ -690,7 +690,7 @@ def kernel_flow_gram(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) -
     if float(vals[0]) < -1e-8 * max(1.0, float(vals[-1])):
         raise ValueError("z0 is not the representation Phi W0 of an orthonormal W0 for the kernel kmat "
                          "([[K, Z0], [Z0^T, I]] is not positive semi-definite)")
-    root = (vecs * vals.clamp_min(0.0).sqrt()) @ vecs.T  # F with F^T F = big, shape (N + k, N + k)
+    root = _psd_root(vals, vecs)  # F with F^T F = big, shape (N + k, N + k)
     phi_t, w0_t = root[:, :n].T, root[:, n:]  # rows of Phi and columns of W0, isometrically
     a_t = phi_t.T @ s @ phi_t
     try:
@@ -732,7 +732,11 @@ def fixed_kernel_flow(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) 
 
 
 def _sqrt_psd(kmat: torch.Tensor) -> torch.Tensor:
-    vals, vecs = torch.linalg.eigh(kmat)
+    return _psd_root(*torch.linalg.eigh(kmat))
+
+
+def _psd_root(vals: torch.Tensor, vecs: torch.Tensor) -> torch.Tensor:
+    """The symmetric square root of a PSD matrix from its ``eigh`` (negative rounding errors clipped)."""
     return (vecs * vals.clamp_min(0.0).sqrt()) @ vecs.T
 
 
