@@ -103,10 +103,11 @@ def predictor(name: str, k: int, init: str = "identity", dtype: torch.dtype = to
     torch.nn.Module or None
         A fresh ``nn.Linear(k, k, bias=False)`` for SimSiam; ``None`` otherwise.
     """
+    name = _name(name)
     k = _checks.integer(k, "k", minimum=1)
+    _checks.work(float(k) * k, 2.0**26, "k: the predictor's k x k weight is too large (k <= 8192)")
     _checks.choice(init, "init", ("identity", "random"))
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    dtype = _checks.float_dtype(dtype)
     if not needs_predictor(name):
         return None
     layer = nn.Linear(k, k, bias=False).to(dtype)
@@ -124,7 +125,18 @@ def _alignment_terms(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tens
 
 def _simsiam_terms(z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Module) -> dict[str, torch.Tensor]:
     losses._views(z1, z2)
-    p = predictor(torch.cat([z1, z2]))
+    # the views are checked here, not only by losses.simsiam, which would name the predictions p1/p2
+    _checks.finite(z1, "z1")
+    _checks.finite(z2, "z2")
+    for pname, w in predictor.named_parameters():
+        if w.device != z1.device or w.dtype != z1.dtype:
+            raise TypeError(f"predictor's parameter {pname} ({w.dtype} on {w.device}) must match z1 and z2 "
+                            f"({z1.dtype} on {z1.device}); build it with objectives.predictor(..., dtype=z1.dtype)")
+    try:
+        p = predictor(torch.cat([z1, z2]))
+    except RuntimeError as err:
+        raise ValueError(f"predictor failed on the (2n, k) = ({2 * z1.shape[0]}, {z1.shape[1]}) embeddings: "
+                         f"{err}") from None
     if not isinstance(p, torch.Tensor) or p.shape != (2 * z1.shape[0], z1.shape[1]):
         got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
         raise ValueError(f"predictor must map (n, k) embeddings to (n, k) predictions; for (n, k) = "
@@ -238,7 +250,9 @@ def view_pair(source: object, n: int | None = None, generator: torch.Generator |
     if isinstance(source, SameComponentPairs):
         if n is None:
             raise ValueError("n is required for SameComponentPairs (pairs are drawn afresh)")
-        b = source.sample(_checks.integer(n, "n", minimum=1), generator=generator)
+        n = _checks.integer(n, "n", minimum=1)
+        _checks.work(float(n) * source.d, 2.0**28, f"n: {n} pairs of dimension {source.d} is too large a batch")
+        b = source.sample(n, generator=generator)
         return b.x1, b.x2
     if not isinstance(source, (HiddenFeatureData, PlantedViews, CausalData)):
         raise TypeError("source must be HiddenFeatureData, SameComponentPairs, PlantedViews or CausalData, "

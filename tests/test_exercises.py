@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+import torch
 
 from sslbook import exercises
 from sslbook.exercises import ExerciseCheckFailed, check, make_key
@@ -209,3 +210,46 @@ def test_grade_command_on_a_real_chapter(tmp_path, request, monkeypatch):
     n = len([c for c, _ in exercise_keys.check_calls(ROOT).values() if c == chapter])
     assert rows["solved"]["total"] == rows["solved"]["out_of"] == str(n)
     assert rows["blank"]["total"] == "0" and rows["blank"]["out_of"] == str(n)
+
+
+@pytest.mark.parametrize("value, kind", [
+    (np.array([1.5 + 3j, -2.0, 3.25]), "type"),      # the imaginary part used to be dropped: "right"
+    (np.array(["1.5", "-2", "3.25"]), "type"),         # strings used to be parsed: "right"
+    (None, "type"),                                    # used to read as NaN: "not finite"
+    ([1e308, -2.0, 3.25], "entries"),                  # x / tol used to overflow: OverflowError
+    ([torch.tensor(1.5, requires_grad=True)] * 3, "type"),  # numpy() of a tensor with grad: RuntimeError
+])
+def test_answers_that_used_to_be_misjudged_or_raise(toy_keys, value, kind):
+    result = check("t-ex-vec", "ex_vec", 0.01, namespace={"ex_vec": value})
+    assert result.kind == kind and not result.passed, result.message
+
+
+def test_a_wrong_call_is_feedback_in_a_notebook_and_an_error_under_strict(toy_keys, monkeypatch):
+    for args, arg in [((None, "ex_vec", 0.01), "label"), (("t-ex-vec", "1x", 0.01), "name"),
+                      (("t-ex-vec", "ex_vec", True), "tol"), (("t-ex-vec", "ex_vec", -1.0), "tol")]:
+        result = check(*args, namespace={})
+        assert result.kind == "usage" and not result.passed and arg in result.message
+        monkeypatch.setenv("SSLBOOK_CHECKS", "strict")
+        with pytest.raises((TypeError, ValueError), match=arg):
+            check(*args, namespace={})
+        monkeypatch.delenv("SSLBOOK_CHECKS")
+    assert check("t-ex-vec", "ex_vec", 0.01, namespace=[]).kind == "usage"
+
+
+def test_helpers_validate_by_name(toy_keys, tmp_path, monkeypatch):
+    for args, err, arg in [(("t", "x", [1.0], True), TypeError, "tol"), (("t", "x", [np.nan], 0.1), ValueError, "value"),
+                           (("t", "x", [], 0.1), ValueError, "value"), (("t", "x", [1e300], 1e-10), ValueError, "tol"),
+                           (("t", "x", np.array([1 + 2j]), 0.1), TypeError, "value")]:
+        with pytest.raises(err, match=arg):
+            make_key(*args)
+    with pytest.raises(TypeError, match="labels"):
+        exercises.grade_namespace("t-ex-vec", {})
+    with pytest.raises(ValueError, match="labels"):
+        exercises.grade_namespace(["t-ex-none"], {})
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]")
+    monkeypatch.setenv("SSLBOOK_EXERCISE_KEYS", str(bad))
+    with pytest.raises(ValueError, match="SSLBOOK_EXERCISE_KEYS"):
+        exercises.keys()
+    result = check("t-ex-vec", "ex_vec", 0.01, namespace={"ex_vec": 1.0})  # never raises in a notebook
+    assert result.kind == "no key" and "SSLBOOK_EXERCISE_KEYS" in result.message

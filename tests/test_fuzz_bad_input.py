@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import math
+import os
 import re
+import tempfile
+from pathlib import Path
 
 import matplotlib
 
@@ -38,8 +42,8 @@ import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sslbook import (config, critical_points, data, dynamics, geometry, losses, metrics, models, plotting, probing,
-                     train, umm, vae)
+from sslbook import (config, critical_points, data, dynamics, exercises, geometry, losses, metrics, models, objectives,
+                     plotting, probing, train, umm, vae)
 
 FUZZ = settings(max_examples=2, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
                 suppress_health_check=list(HealthCheck))
@@ -846,6 +850,160 @@ def _(g, n, k):
                 {"mixing": q, "x": rnd(g, n, 4)}, permissive={"empty", "mixed"})
 
 
+# objectives -------------------------------------------------------------------------------------
+
+
+def _predictor_for(k):
+    return objectives.predictor("simsiam", k)
+
+
+for _name in objectives.ALL:
+    for _fn in ("loss_terms", "loss"):
+        if _name == "simsiam":
+            case(f"objectives.{_fn}.{_name}")(lambda g, n, k, _f=getattr(objectives, _fn): Call(
+                lambda z1, z2, predictor: _f("simsiam", z1, z2, predictor=predictor),
+                {"z1": rnd(g, n, k), "z2": rnd(g, n, k), "predictor": _predictor_for(k)},
+                kinds={"predictor": "module"}))
+        else:
+            case(f"objectives.{_fn}.{_name}")(lambda g, n, k, _f=getattr(objectives, _fn), _n=_name: Call(
+                lambda z1, z2: _f(_n, z1, z2), {"z1": rnd(g, n, k), "z2": rnd(g, n, k)}))
+
+
+@case("objectives.loss_terms.name")
+def _(g, n, k):
+    z1, z2 = rnd(g, n, k), rnd(g, n, k)
+    return Call(lambda name: objectives.loss_terms(name, z1, z2), {"name": "infonce"}, kinds={"name": "str"})
+
+
+for _name, _params in [("infonce", {"temperature": 0.2}), ("barlow_twins", {"lambd": 0.05}),
+                       ("vicreg", {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "gamma": 1.0})]:
+    case(f"objectives.loss_terms.{_name}_params")(lambda g, n, k, _n=_name, _p=_params: Call(
+        lambda z1, z2, **kw: objectives.loss_terms(_n, z1, z2, **kw), {"z1": rnd(g, n, k), "z2": rnd(g, n, k), **_p},
+        permissive={"zero"}))
+
+
+@case("objectives.needs_predictor")
+def _(g, n, k):
+    return Call(objectives.needs_predictor, {"name": "simsiam"}, kinds={"name": "str"})
+
+
+@case("objectives.predictor")
+def _(g, n, k):
+    return Call(objectives.predictor, {"name": "simsiam", "k": k, "init": "identity", "dtype": torch.float32},
+                kinds={"name": "str", "init": "str", "dtype": "dtype"})
+
+
+def _sources(n, k):
+    gen = torch.Generator().manual_seed(0)
+    return {
+        "hidden": data.hidden_feature_data(n, k + 1, 3.0, 0.1, generator=gen),
+        "pairs": data.SameComponentPairs(torch.randn(3, k, generator=gen), 1.0),
+        "planted": data.planted_subspace_views(n, 4, (1.0,), 1, noise_std=0.1, generator=gen),
+        "causal": data.causal_data(n, 2, 2, 2, 2, generator=gen),
+    }
+
+
+for _src in ["hidden", "pairs", "planted", "causal"]:
+    case(f"objectives.view_pair.{_src}")(lambda g, n, k, _s=_src: Call(
+        lambda source, n: objectives.view_pair(source, n, generator=torch.Generator().manual_seed(0)),
+        {"source": _sources(n, k)[_s], "n": n - 1}, kinds={"source": "source"},
+        permissive=set() if _s == "pairs" else {("n", "none")}))
+
+
+# exercises --------------------------------------------------------------------------------------
+
+_TOY_VALUE = [1.5, -2.0, 3.25]
+
+
+def _toy_keys() -> str:
+    """A key file with one vector exercise (``t-ex-vec``, answer ``_TOY_VALUE``, tol 0.01)."""
+    path = Path(tempfile.gettempdir()) / f"sslbook-fuzz-keys-{os.getpid()}.json"
+    if not path.exists():
+        path.write_text(json.dumps({"t-ex-vec": exercises.make_key("t-ex-vec", "ex_vec", _TOY_VALUE, 0.01)}))
+    return str(path)
+
+
+class _env:
+    """Set environment variables for the duration of a call (``None`` unsets)."""
+
+    def __init__(self, **values):
+        self.values, self.saved = values, {}
+
+    def __enter__(self):
+        for k, v in self.values.items():
+            self.saved[k] = os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
+
+
+def _check_feedback(label, name, tol, answer):
+    """``check`` in a student's notebook: it must never raise; a failed result is turned into a
+    ValueError here so that the fuzz contract applies (a wrong call: its message names the argument;
+    a wrong answer: feedback on ``answer``). A right result is returned."""
+    with _env(SSLBOOK_EXERCISE_KEYS=_toy_keys(), SSLBOOK_CHECKS=None, SSLBOOK_RECORD_ANSWERS=None):
+        try:
+            r = exercises.check(label, name, tol, namespace={"ex_vec": answer})
+        except Exception as err:  # noqa: BLE001
+            raise AssertionError(f"check raised {type(err).__name__} in a notebook: {err}") from err
+    assert isinstance(r, exercises.CheckResult) and "\n" not in r.message
+    if r.passed:
+        return r
+    if r.kind in ("usage", "no key"):
+        raise ValueError(r.message)
+    raise ValueError(f"answer: {r.kind}: {r.message}")
+
+
+def _check_strict(label, name, tol):
+    with _env(SSLBOOK_EXERCISE_KEYS=_toy_keys(), SSLBOOK_CHECKS="strict", SSLBOOK_RECORD_ANSWERS=None):
+        try:
+            return exercises.check(label, name, tol, namespace={"ex_vec": list(_TOY_VALUE)})
+        except exercises.ExerciseCheckFailed as err:  # the designed failure under strict: its message
+            raise ValueError(str(err)) from None
+
+
+@case("exercises.check")
+def _(g, n, k):
+    return Call(_check_feedback, {"label": "t-ex-vec", "name": "ex_vec", "tol": 0.01,
+                                  "answer": torch.tensor(_TOY_VALUE)},
+                kinds={"label": "str", "name": "str"},
+                permissive={("answer", "numpy"), ("answer", "half"), ("tol", "none")})  # None: the key's tolerance
+
+
+@case("exercises.check.strict")
+def _(g, n, k):
+    return Call(_check_strict, {"label": "t-ex-vec", "name": "ex_vec", "tol": 0.01}, kinds={"label": "str", "name": "str"},
+                permissive={("tol", "none")})
+
+
+@case("exercises.make_key")
+def _(g, n, k):
+    return Call(exercises.make_key, {"label": "t-ex", "name": "ex_v", "value": rnd(g, n, k).double().numpy(), "tol": 0.01},
+                kinds={"label": "str", "name": "str"}, permissive={("label", "unknown"), ("name", "unknown")})
+
+
+@case("exercises.keys")
+def _(g, n, k):
+    def run(SSLBOOK_EXERCISE_KEYS):  # noqa: N803 - the argument is the environment variable
+        with _env(SSLBOOK_EXERCISE_KEYS=SSLBOOK_EXERCISE_KEYS):
+            return exercises.keys()
+    return Call(run, {"SSLBOOK_EXERCISE_KEYS": _toy_keys()}, kinds={"SSLBOOK_EXERCISE_KEYS": "keyfile"})
+
+
+@case("exercises.grade_namespace")
+def _(g, n, k):
+    def run(labels, namespace):
+        with _env(SSLBOOK_EXERCISE_KEYS=_toy_keys()):
+            return exercises.grade_namespace(labels, namespace)
+    return Call(run, {"labels": ["t-ex-vec"], "namespace": {"ex_vec": list(_TOY_VALUE)}},
+                kinds={"labels": "strlist", "namespace": "mapping"})
+
+
 # --------------------------------------------------------------------------------------------------
 # the input classes
 
@@ -855,6 +1013,8 @@ ARRAY_CLASSES = ["nan", "inf", "complex", "string", "none", "meta", "ndim", "emp
 LABEL_CLASSES = ["fraction", "huge_label", "complex", "string", "length", "negative"]
 FLOAT_CLASSES = ["nan", "inf", "negative", "zero", "string", "none", "bool"]
 INT_CLASSES = ["negative", "zero", "fraction", "string", "none", "bool", "huge_int"]
+#: String choices (objective names, labels, variable names): the other kinds are in ``classes_for``.
+STR_CLASSES = ["none", "number", "unknown", "empty"]
 #: Input classes for which a finite result is as good as an error (the input is legitimate for some
 #: functions): stated per case in ``permissive``; these are always permissive.
 ALWAYS_PERMISSIVE = {"tiny", "huge", "empty", "ndim", "mixed"}
@@ -919,6 +1079,32 @@ def mutate(value, cls, kind):
     if kind == "int":
         return {"negative": -1, "zero": 0, "fraction": 2.5, "string": "2", "none": None, "bool": True,
                 "huge_int": 10**30}[cls]
+    if kind == "str":
+        return {"none": None, "number": 3, "unknown": value + "_x", "empty": ""}[cls]
+    if kind == "strlist":
+        return {"string": value[0], "none": None, "unknown": [value[0] + "-x"], "number": [3]}[cls]
+    if kind == "mapping":
+        return {"none": None, "list": [("ex_vec", 1.0)], "string": "ex_vec"}[cls]
+    if kind == "dtype":
+        return {"half": torch.float16, "int": torch.int64, "complex": torch.complex64, "string": "float32",
+                "none": None}[cls]
+    if kind == "module":
+        k = value.in_features
+        return {"string": "linear", "none": None, "wrong_k": torch.nn.Linear(k + 1, k + 1, bias=False),
+                "wrong_dtype": torch.nn.Linear(k, k, bias=False).double(),
+                "wrong_output": torch.nn.Linear(k, k + 1, bias=False)}[cls]
+    if kind == "source":
+        return {"none": None, "string": "hidden", "tensor": torch.zeros(4, 2)}[cls]
+    if kind == "keyfile":
+        folder = Path(tempfile.mkdtemp(prefix="sslbook-fuzz-"))
+        texts = {"notjson": "{not json", "list": "[1, 2]", "malformed": json.dumps({"t-ex-vec": {"name": "ex_vec"}}),
+                 "bad_tol": json.dumps({"t-ex-vec": {**json.loads(Path(value).read_text()), "tol": -1}}),
+                 "bad_hashes": json.dumps({"t-ex-vec": {**json.loads(Path(value).read_text()), "hashes": ["a"]}})}
+        if cls == "missing":
+            return str(folder / "missing.json")
+        path = folder / "keys.json"
+        path.write_text(texts[cls])
+        return str(path)
     if kind == "widths":
         return {"negative": [value[0], -1, 2], "zero": [value[0], 0, 2], "fraction": [value[0], 2.5, 2],
                 "string": "12", "none": None, "bool": [True, 2], "huge_int": [2]}[cls]
@@ -927,7 +1113,11 @@ def mutate(value, cls, kind):
 
 def classes_for(kind):
     return {"tensor": TENSOR_CLASSES, "array": ARRAY_CLASSES, "labels": LABEL_CLASSES, "float": FLOAT_CLASSES,
-            "int": INT_CLASSES, "widths": INT_CLASSES}.get(kind, [])
+            "int": INT_CLASSES, "widths": INT_CLASSES, "str": STR_CLASSES, "strlist": ["string", "none", "unknown", "number"],
+            "mapping": ["none", "list", "string"], "dtype": ["half", "int", "complex", "string", "none"],
+            "module": ["string", "none", "wrong_k", "wrong_dtype", "wrong_output"],
+            "source": ["none", "string", "tensor"],
+            "keyfile": ["missing", "notjson", "list", "malformed", "bad_tol", "bad_hashes"]}.get(kind, [])
 
 
 def numbers(out, path="result"):
@@ -1004,7 +1194,8 @@ def test_bad_input_is_refused_by_name_or_gives_finite_numbers(name, seed, n, k):
 # --------------------------------------------------------------------------------------------------
 # coverage: every public function of the concept modules is fuzzed, or listed here with the reason
 
-MODULES = [losses, metrics, models, probing, train, umm, vae, geometry, dynamics, critical_points, config, plotting, data]
+MODULES = [losses, metrics, models, probing, train, umm, vae, geometry, dynamics, critical_points, config, plotting, data,
+           objectives, exercises]
 #: Public names with no inputs to fuzz, or result containers (frozen dataclasses of computed values).
 NOT_FUZZED = {
     "train.History": "a record of the numbers it is given",
@@ -1020,6 +1211,7 @@ NOT_FUZZED = {
     "data.PairedSample": "result container", "data.PlantedViews": "result container",
     "data.DigitImages": "result container", "data.HiddenFeatureData": "result container",
     "data.CausalData": "result container",
+    "exercises.CheckResult": "result container (built by check)",
 }
 
 

@@ -5,11 +5,17 @@
   probes and powers of two).
 * Permutation: every loss and the batch metrics are invariant to reordering the samples (the rows
   of both views together); probes to reordering the training set.
+* Objectives (:mod:`sslbook.objectives`): every objective is invariant to reordering the pairs; the
+  cosine InfoNCE objective is scale-free like the loss behind it.
+* Exercises: :func:`sslbook.exercises.check` judges an answer the same in any container (list,
+  NumPy, torch, float32 or float64) and accepts every answer within the tolerance of the reference.
 * Relabelling: the kNN and ridge probes give the same accuracy under any bijection of the labels,
   negative and huge labels included (they used to build a one-hot matrix with max(label) + 1 columns).
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -17,7 +23,7 @@ import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sslbook import losses, metrics, probing, umm, vae
+from sslbook import exercises, losses, metrics, objectives, probing, umm, vae
 
 PROPS = settings(max_examples=6, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
                  suppress_health_check=list(HealthCheck))
@@ -163,3 +169,44 @@ def test_ridge_probe_is_invariant_to_reordering_the_training_set(seed, n):
     np.testing.assert_array_equal(
         probing.ridge_probe_accuracy(torch.from_numpy(ztr[perm]), ytr[perm], torch.from_numpy(zte), yte),
         probing.ridge_probe_accuracy(torch.from_numpy(ztr), ytr, torch.from_numpy(zte), yte))
+
+
+@pytest.mark.parametrize("name", objectives.ALL)
+@PROPS
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 12), k=st.integers(1, 6))
+def test_objectives_are_invariant_to_reordering_the_pairs(name, seed, n, k):
+    z1, z2 = draw(seed, n, k), draw(seed + 1, n, k)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    pred = objectives.predictor(name, k, dtype=torch.float64)
+    torch.testing.assert_close(objectives.loss(name, z1[perm], z2[perm], predictor=pred),
+                               objectives.loss(name, z1, z2, predictor=pred), rtol=1e-10, atol=1e-12)
+
+
+@PROPS
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 12), k=st.integers(1, 6), c=SCALES, dtype=DTYPES)
+def test_infonce_objective_is_scale_free(seed, n, k, c, dtype):
+    z1, z2 = draw(seed, n, k, dtype=dtype), draw(seed + 1, n, k, dtype=dtype)
+    close(objectives.loss_terms("infonce", z1 * c, z2), objectives.loss_terms("infonce", z1, z2), dtype)
+
+
+@PROPS
+@given(seed=st.integers(0, 10**6), size=st.integers(1, 6), tol=st.sampled_from([1e-3, 0.01, 0.5]),
+       frac=st.floats(-0.99, 0.99), container=st.sampled_from(["list", "numpy", "float32", "float64"]))
+def test_check_is_invariant_to_the_container_and_accepts_within_tol(tmp_path_factory, seed, size, tol, frac, container):
+    ref = np.random.default_rng(seed).normal(0, 3, size).round(2)
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    path.write_text(json.dumps({"t-ex": exercises.make_key("t-ex", "ans", ref.tolist(), tol)}))
+    answer = ref + frac * tol
+    if container == "float32":  # float32 rounding may move an answer near the edge of the tolerance
+        answer = ref + 0.5 * frac * tol
+    value = {"list": answer.tolist(), "numpy": answer, "float32": torch.tensor(answer, dtype=torch.float32),
+             "float64": torch.from_numpy(answer)}[container]
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("SSLBOOK_EXERCISE_KEYS", str(path))
+        mp.delenv("SSLBOOK_CHECKS", raising=False)
+        mp.delenv("SSLBOOK_RECORD_ANSWERS", raising=False)
+        result = exercises.check("t-ex", "ans", tol, namespace={"ans": value})
+    finally:
+        mp.undo()
+    assert result.passed, result.message

@@ -149,3 +149,22 @@ def test_view_pair_validation():
         objectives.view_pair(src["planted"], n=2.0)
     with pytest.raises(TypeError, match="generator"):
         objectives.view_pair(src["planted"], generator=1)
+
+
+def test_bad_input_found_by_fuzzing_is_refused_by_name():
+    z1, z2 = views()
+    with pytest.raises(TypeError, match="predictor"):      # float32 predictor, float64 views: raw torch error before
+        objectives.loss("simsiam", z1, z2, predictor=objectives.predictor("simsiam", 3))
+    with pytest.raises(ValueError, match="predictor"):     # wrong input size: raw RuntimeError before
+        objectives.loss("simsiam", z1, z2, predictor=objectives.predictor("simsiam", 4, dtype=D))
+    bad = z1.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="z1"):            # used to blame the predictions p1
+        objectives.loss("simsiam", bad, z2, predictor=objectives.predictor("simsiam", 3, dtype=D))
+    with pytest.raises(TypeError, match="dtype"):          # float16 predictor used to be accepted
+        objectives.predictor("simsiam", 3, dtype=torch.float16)
+    with pytest.raises(ValueError, match="k"):             # used to try to allocate 40 GB
+        objectives.predictor("simsiam", 100_000)
+    pairs = data.SameComponentPairs(torch.zeros(2, 3), 1.0)
+    with pytest.raises(ValueError, match="n"):
+        objectives.view_pair(pairs, n=2**40)
