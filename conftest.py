@@ -41,8 +41,9 @@ _summary: dict[str, dict] = {}
 
 
 def pytest_addoption(parser):
-    parser.addoption("--chapters", default="all", choices=("all", "none"),
-                     help="'none': unit tests only, chapters are not executed")
+    parser.addoption(
+        "--chapters", default="all", choices=("all", "none"), help="'none': unit tests only, chapters are not executed"
+    )
 
 
 def pytest_configure(config):
@@ -93,8 +94,9 @@ class ExecuteChapter(pytest.Item):
         from nbclient.exceptions import CellExecutionError
 
         nb = jupytext.read(str(self.path))
-        client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                resources={"metadata": {"path": str(self.path.parent)}})
+        client = NotebookClient(
+            nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(self.path.parent)}}
+        )
         start = time.perf_counter()
         try:
             with client.setup_kernel():
@@ -136,8 +138,9 @@ class ChapterCheck(pytest.Item):
         records = claim_records(nb)
         out_dir = ROOT / "_build" / "test-claims"
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{chapter}.json").write_text(json.dumps({"chapter": chapter, "seconds": seconds, "claims": records},
-                                                            indent=1))
+        (out_dir / f"{chapter}.json").write_text(
+            json.dumps({"chapter": chapter, "seconds": seconds, "claims": records}, indent=1)
+        )
         self.user_properties.append(("chapter_seconds", seconds))
         self.user_properties.append(("claims", len(records)))
         problems = chapter_problems(records, seconds)
@@ -152,8 +155,11 @@ def pytest_runtest_logreport(report):
     if report.nodeid.endswith("::budget and claims") and report.when == "call":
         props = dict(report.user_properties)
         name = Path(report.nodeid.split("::")[0]).stem
-        _summary[name] = {"seconds": props.get("chapter_seconds"), "claims": props.get("claims"),
-                          "passed": report.passed}
+        _summary[name] = {
+            "seconds": props.get("chapter_seconds"),
+            "claims": props.get("claims"),
+            "passed": report.passed,
+        }
 
 
 def pytest_terminal_summary(terminalreporter):

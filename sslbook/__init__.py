@@ -20,7 +20,8 @@ The book's tooling lives outside the package: the Sphinx extension in ``_ext/boo
 chapter harness in ``conftest.py``, benchmarks and editions in ``tools/``.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("sslbook")
@@ -28,9 +29,40 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 from . import (  # noqa: E402
-    claims, config, critical_points, data, dynamics, exercises, geometry, losses, metrics, models, objectives,
-    plotting, probing, train, umm, vae,
+    claims,
+    config,
+    critical_points,
+    data,
+    dynamics,
+    exercises,
+    geometry,
+    losses,
+    metrics,
+    models,
+    objectives,
+    plotting,
+    probing,
+    train,
+    umm,
+    vae,
 )
 
-__all__ = ["claims", "config", "critical_points", "data", "dynamics", "exercises", "geometry", "losses", "metrics",
-           "models", "objectives", "plotting", "probing", "train", "umm", "vae", "__version__"]
+__all__ = [
+    "claims",
+    "config",
+    "critical_points",
+    "data",
+    "dynamics",
+    "exercises",
+    "geometry",
+    "losses",
+    "metrics",
+    "models",
+    "objectives",
+    "plotting",
+    "probing",
+    "train",
+    "umm",
+    "vae",
+    "__version__",
+]

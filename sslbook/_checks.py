@@ -13,7 +13,7 @@ tensors that meet in one computation must share their device and dtype (:func:`c
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -32,13 +32,16 @@ def _dtype_error(x: torch.Tensor, name: str) -> TypeError:
     if x.is_complex():
         return TypeError(f"{name} must be real, got the complex dtype {x.dtype}")
     if x.is_floating_point():
-        return TypeError(f"{name} must be float32 or float64, got {x.dtype} (half precision is too coarse "
-                         f"for these computations; convert with .float())")
+        return TypeError(
+            f"{name} must be float32 or float64, got {x.dtype} (half precision is too coarse "
+            f"for these computations; convert with .float())"
+        )
     return TypeError(f"{name} must be a floating-point tensor (float32 or float64), got dtype {x.dtype}")
 
 
-def tensor(x: object, name: str, ndim: int | Sequence[int] | None = None, finite: bool = True,
-           floating: bool = True) -> torch.Tensor:
+def tensor(
+    x: object, name: str, ndim: int | Sequence[int] | None = None, finite: bool = True, floating: bool = True
+) -> torch.Tensor:
     """Check that ``x`` is a torch tensor with ``ndim`` dimensions and finite float32/float64 entries."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -124,8 +127,10 @@ def finite_output(value: torch.Tensor, what: str, **inputs: torch.Tensor) -> tor
     if not ok:
         blame_non_finite(**inputs)
         names = ", ".join(inputs) or "its inputs"
-        raise ValueError(f"{what} is not finite although {names} are: the computation overflowed "
-                         f"(rescale {names} or raise the temperature/eps)")
+        raise ValueError(
+            f"{what} is not finite although {names} are: the computation overflowed "
+            f"(rescale {names} or raise the temperature/eps)"
+        )
     return value
 
 
@@ -261,7 +266,7 @@ def class_indices(*label_arrays: np.ndarray) -> tuple[list[np.ndarray], int]:
     classes, inverse = np.unique(np.concatenate(label_arrays), return_inverse=True)
     out, start = [], 0
     for s in sizes:
-        out.append(inverse[start:start + s].astype(np.int64))
+        out.append(inverse[start : start + s].astype(np.int64))
         start += s
     return out, int(classes.size)
 
@@ -390,13 +395,20 @@ def instance(x: object, cls: type, name: str) -> object:
 
 def model_input(x: torch.Tensor, d_in: int, weight: torch.Tensor, name: str = "x") -> None:
     """Check a batch ``(n, d_in)`` of finite inputs on the device and in the dtype of ``weight``."""
-    if not (type(x) is torch.Tensor and x.ndim == 2 and x.dtype is weight.dtype and x.device == weight.device
-            and not x.is_meta):  # the common case in one expression; otherwise the checks below name the problem
+    if not (
+        type(x) is torch.Tensor
+        and x.ndim == 2
+        and x.dtype is weight.dtype
+        and x.device == weight.device
+        and not x.is_meta
+    ):  # the common case in one expression; otherwise the checks below name the problem
         tensor(x, name, ndim=2, finite=False)
         if x.device != weight.device:
             raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
         if x.dtype != weight.dtype:
-            raise TypeError(f"{name} must have the model's dtype {weight.dtype}, got {x.dtype} (convert x or the model)")
+            raise TypeError(
+                f"{name} must have the model's dtype {weight.dtype}, got {x.dtype} (convert x or the model)"
+            )
     if x.shape[1] != d_in:
         raise ValueError(f"{name} must have {d_in} features (shape (n, {d_in})), got shape {tuple(x.shape)}")
     finite(x, name)

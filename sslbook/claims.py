@@ -47,8 +47,21 @@ import torch
 from . import config
 
 __all__ = [
-    "ClaimFailed", "ClaimRecord", "Control", "claim", "records", "clear", "MIME_TYPE", "OPS", "KINDS", "SOURCES",
-    "holds", "margin", "format_value", "format_threshold", "check_record",
+    "ClaimFailed",
+    "ClaimRecord",
+    "Control",
+    "claim",
+    "records",
+    "clear",
+    "MIME_TYPE",
+    "OPS",
+    "KINDS",
+    "SOURCES",
+    "holds",
+    "margin",
+    "format_value",
+    "format_threshold",
+    "check_record",
 ]
 
 MIME_TYPE = "application/vnd.sslbook.claim+json"
@@ -56,7 +69,7 @@ OPS = ("<", "<=", ">", ">=", "in")
 KINDS = ("identity", "theorem", "reproduction", "breakdown")
 #: Where a threshold may come from; ``source`` starts with one of these words, then ``:`` and details.
 SOURCES = ("text", "paper", "stderr", "seeds", "theory", "precision")
-_RECORDS: list["ClaimRecord"] = []
+_RECORDS: list[ClaimRecord] = []
 
 
 class ClaimFailed(AssertionError):
@@ -108,8 +121,10 @@ class ClaimRecord:
     def describe(self) -> str:
         """A one-line plain-text description."""
         mark = "PASS" if self.passed else "FAIL"
-        text = (f"[{mark}] ({self.kind}) {self.statement}: {self.quantity} = {format_value(self.value)} "
-                f"{format_threshold(self.op, self.threshold)}")
+        text = (
+            f"[{mark}] ({self.kind}) {self.statement}: {self.quantity} = {format_value(self.value)} "
+            f"{format_threshold(self.op, self.threshold)}"
+        )
         if self.control_value is not None:
             text += f"; control ({self.control_what}) = {format_value(self.control_value)}"
             if self.control_passed:
@@ -120,9 +135,11 @@ class ClaimRecord:
         """The description as Markdown, for the notebook's rich output."""
         mark = "✔" if self.passed else "✘"
         verdict = "holds" if self.passed else "FAILS"
-        text = (f"{mark} **{self.kind.capitalize()} {verdict}** ({self.key}): {self.statement}. "
-                f"Measured {self.quantity} = `{format_value(self.value)}`, required "
-                f"{format_threshold(self.op, self.threshold)}")
+        text = (
+            f"{mark} **{self.kind.capitalize()} {verdict}** ({self.key}): {self.statement}. "
+            f"Measured {self.quantity} = `{format_value(self.value)}`, required "
+            f"{format_threshold(self.op, self.threshold)}"
+        )
         if self.control_value is not None:
             text += f"; control, {self.control_what}: `{format_value(self.control_value)}`"
         return text + f" (seed {self.seed}, {self.scale} scale)."
@@ -134,13 +151,16 @@ class ClaimRecord:
         verdict = "holds" if self.passed else "FAILS"
         control = ""
         if self.control_value is not None:
-            control = (f"; control, {_html.escape(self.control_what or '')}: "
-                       f"<code>{format_value(self.control_value)}</code>")
+            control = (
+                f"; control, {_html.escape(self.control_what or '')}: <code>{format_value(self.control_value)}</code>"
+            )
         data = _html.escape(json.dumps(asdict(self)), quote=True)
-        return (f'<div class="sslbook-claim" data-claim="{data}">{mark} <b>{self.kind.capitalize()} {verdict}</b> '
-                f"({_html.escape(self.key)}): {_html.escape(self.statement)}. Measured "
-                f"{_html.escape(self.quantity)} = <code>{format_value(self.value)}</code>, required "
-                f"{_html.escape(format_threshold(self.op, self.threshold))}{control}.</div>")
+        return (
+            f'<div class="sslbook-claim" data-claim="{data}">{mark} <b>{self.kind.capitalize()} {verdict}</b> '
+            f"({_html.escape(self.key)}): {_html.escape(self.statement)}. Measured "
+            f"{_html.escape(self.quantity)} = <code>{format_value(self.value)}</code>, required "
+            f"{_html.escape(format_threshold(self.op, self.threshold))}{control}.</div>"
+        )
 
 
 def format_value(v: float | None) -> str:
@@ -217,8 +237,10 @@ def check_record(record: Mapping[str, Any]) -> list[str]:
         if not record.get("source"):
             problems.append(f"claim {key!r}: a reproduction without a threshold source")
     if cv is not None and holds(cv, record["op"], record["threshold"]):
-        problems.append(f"claim {key!r}: its control ({record.get('control_what')}) = {cv} also meets "
-                        f"{record['op']} {record['threshold']}")
+        problems.append(
+            f"claim {key!r}: its control ({record.get('control_what')}) = {cv} also meets "
+            f"{record['op']} {record['threshold']}"
+        )
     return problems
 
 
@@ -259,8 +281,12 @@ def _display(record: ClaimRecord) -> None:
     if get_ipython() is None:  # a plain Python script (e.g. a chapter converted to .py)
         print(record.describe(), flush=True)
         return
-    bundle = {MIME_TYPE: asdict(record), "text/html": record.html(), "text/markdown": record.markdown(),
-              "text/plain": record.describe()}
+    bundle = {
+        MIME_TYPE: asdict(record),
+        "text/html": record.html(),
+        "text/markdown": record.markdown(),
+        "text/plain": record.describe(),
+    }
     display(bundle, raw=True)
 
 
@@ -271,9 +297,20 @@ def _append_log(record: ClaimRecord) -> None:
             fh.write(json.dumps(asdict(record)) + "\n")
 
 
-def claim(statement: str, value: Any, op: str, threshold: Any, *, quantity: str, key: str, kind: str,
-          control: Control | None = None, source: str | None = None, budgets: Mapping[str, str] | None = None,
-          extra: dict | None = None) -> ClaimRecord:
+def claim(
+    statement: str,
+    value: Any,
+    op: str,
+    threshold: Any,
+    *,
+    quantity: str,
+    key: str,
+    kind: str,
+    control: Control | None = None,
+    source: str | None = None,
+    budgets: Mapping[str, str] | None = None,
+    extra: dict | None = None,
+) -> ClaimRecord:
     """Check ``value op threshold`` (and that the control fails it), record it, raise if it fails.
 
     Parameters
@@ -346,12 +383,16 @@ def claim(statement: str, value: Any, op: str, threshold: Any, *, quantity: str,
         cwhat = _text(control.what, "control.what")
         cpassed = holds(cv, op, thr)
     elif kind == "reproduction":
-        raise ValueError(f"control is required for a reproduction claim ({key!r}): give Control(value, what), "
-                         "the same quantity where the mechanism is absent")
+        raise ValueError(
+            f"control is required for a reproduction claim ({key!r}): give Control(value, what), "
+            "the same quantity where the mechanism is absent"
+        )
     if source is None:
         if kind == "reproduction":
-            raise ValueError(f"source is required for a reproduction claim ({key!r}): where the threshold comes "
-                             f"from, starting with one of {SOURCES}")
+            raise ValueError(
+                f"source is required for a reproduction claim ({key!r}): where the threshold comes "
+                f"from, starting with one of {SOURCES}"
+            )
         source = "precision" if kind == "identity" else None
     if source is not None:
         source = _text(source, "source")
@@ -370,18 +411,35 @@ def claim(statement: str, value: Any, op: str, threshold: Any, *, quantity: str,
     except (TypeError, ValueError) as err:
         raise TypeError(f"extra must be JSON-serialisable: {err}") from None
     passed = holds(v, op, thr) and not cpassed
-    record = ClaimRecord(key=key, statement=statement, quantity=quantity, value=v, op=op, threshold=thr,
-                         passed=passed, seed=config.seed(), scale=config.scale(), kind=kind, control_value=cv,
-                         control_what=cwhat, control_passed=cpassed, source=source, budgets=budget_map,
-                         margin=margin(v, op, thr), extra=extra)
+    record = ClaimRecord(
+        key=key,
+        statement=statement,
+        quantity=quantity,
+        value=v,
+        op=op,
+        threshold=thr,
+        passed=passed,
+        seed=config.seed(),
+        scale=config.scale(),
+        kind=kind,
+        control_value=cv,
+        control_what=cwhat,
+        control_passed=cpassed,
+        source=source,
+        budgets=budget_map,
+        margin=margin(v, op, thr),
+        extra=extra,
+    )
     _RECORDS.append(record)
     _display(record)
     _append_log(record)
     if not record.passed:
         if cpassed:
-            raise ClaimFailed(f"claim {key!r}: the control ({cwhat}) = {format_value(cv)} also meets "
-                              f"{format_threshold(op, thr)} (measured {format_value(v)}), so the check cannot "
-                              f"tell the mechanism from its absence. {record.describe()}")
+            raise ClaimFailed(
+                f"claim {key!r}: the control ({cwhat}) = {format_value(cv)} also meets "
+                f"{format_threshold(op, thr)} (measured {format_value(v)}), so the check cannot "
+                f"tell the mechanism from its absence. {record.describe()}"
+            )
         raise ClaimFailed(record.describe())
     return record
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -158,7 +159,11 @@ def setup(default_seed: int = 0, threads: int | None = None, quiet: bool = False
     """
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 4096):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    if not isinstance(default_seed, (int, np.integer)) or isinstance(default_seed, bool) or not 0 <= default_seed < 2**63:
+    if (
+        not isinstance(default_seed, (int, np.integer))
+        or isinstance(default_seed, bool)
+        or not 0 <= default_seed < 2**63
+    ):
         raise ValueError(f"default_seed must be a non-negative integer, got {default_seed!r}")
     s = seed(default_seed)
     sc = scale()
@@ -201,9 +206,7 @@ def progress(steps: int | Iterable[T], desc: str = "", enable: bool | None = Non
         return steps
     try:  # a widget in Jupyter when ipywidgets is installed, a text bar otherwise (no warning)
         import ipywidgets  # noqa: F401
-
         from tqdm.auto import tqdm
     except ImportError:
         from tqdm.std import tqdm
     return tqdm(steps, desc=desc or None, mininterval=2.0, delay=2.0)  # silent for loops under 2 s
-

@@ -24,16 +24,24 @@ is a careful numerical check, not interval arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from . import _checks
 
 __all__ = [
-    "gradient", "hessian", "jacobian", "classify_hessian", "StationaryPoint", "newton_stationary_point",
-    "stationary_points", "ball_points", "InverseFunctionCertificate", "inverse_function_certificate",
+    "gradient",
+    "hessian",
+    "jacobian",
+    "classify_hessian",
+    "StationaryPoint",
+    "newton_stationary_point",
+    "stationary_points",
+    "ball_points",
+    "InverseFunctionCertificate",
+    "inverse_function_certificate",
 ]
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
@@ -61,8 +69,10 @@ def _values(f: Objective, x: torch.Tensor) -> torch.Tensor:
             raise ValueError(f"the objective must return a scalar at a point, got shape {tuple(v.shape)}")
         return v.reshape(())
     if v.shape != (x.shape[0],):
-        raise ValueError(f"at a batch of shape {tuple(x.shape)} the objective must return shape ({x.shape[0]},) "
-                         f"(one value per row); got {tuple(v.shape)}. Evaluate points one at a time instead.")
+        raise ValueError(
+            f"at a batch of shape {tuple(x.shape)} the objective must return shape ({x.shape[0]},) "
+            f"(one value per row); got {tuple(v.shape)}. Evaluate points one at a time instead."
+        )
     return v
 
 
@@ -70,8 +80,9 @@ def _finite_at(v: torch.Tensor, x: torch.Tensor, what: str) -> None:
     """``ValueError`` when an objective's value or derivative is NaN or infinite at ``x``."""
     if not bool(torch.isfinite(v.detach()).all()):
         where = "x" if x.ndim == 1 else "some row of x"
-        raise ValueError(f"the {what} of f is not finite at {where}: derivatives of a NaN or infinite "
-                         f"objective are meaningless")
+        raise ValueError(
+            f"the {what} of f is not finite at {where}: derivatives of a NaN or infinite objective are meaningless"
+        )
 
 
 def _gradient(f: Objective, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
@@ -240,7 +251,9 @@ class StationaryPoint:
     kind: str
 
 
-def _newton(f: Objective, x: torch.Tensor, tol: float, max_iter: int, cap: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _newton(
+    f: Objective, x: torch.Tensor, tol: float, max_iter: int, cap: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Damped Newton on the gradient for a batch ``(k, m)`` (``f`` batched); returns points and iterations."""
     x = x.clone()
     k = x.shape[0]
@@ -286,13 +299,26 @@ def _record(f: Objective, x: torch.Tensor, it: int, tol: float) -> StationaryPoi
     ev = torch.linalg.eigvalsh(h)
     gn = float(gradient(f, x).norm())
     scale = max(1.0, float(ev.abs().max()))
-    return StationaryPoint(x=x.detach().clone(), value=float(_values(f, x).detach()), grad_norm=gn, hessian=h,
-                           eigenvalues=ev, iterations=int(it), converged=gn <= tol,
-                           kind=classify_hessian(h, tol=1e-9 * scale))
+    return StationaryPoint(
+        x=x.detach().clone(),
+        value=float(_values(f, x).detach()),
+        grad_norm=gn,
+        hessian=h,
+        eigenvalues=ev,
+        iterations=int(it),
+        converged=gn <= tol,
+        kind=classify_hessian(h, tol=1e-9 * scale),
+    )
 
 
-def newton_stationary_point(f: Objective, x0: torch.Tensor, tol: float = 1e-12, max_iter: int = 100,
-                            max_step: float | None = None, batched: bool = False) -> StationaryPoint:
+def newton_stationary_point(
+    f: Objective,
+    x0: torch.Tensor,
+    tol: float = 1e-12,
+    max_iter: int = 100,
+    max_step: float | None = None,
+    batched: bool = False,
+) -> StationaryPoint:
     r"""Refine ``x0`` to a nearby stationary point of ``f`` by Newton's method on :math:`\nabla f`.
 
     Each step solves :math:`\nabla^2 f(x)\,\delta = -\nabla f(x)` (least squares if the Hessian is
@@ -338,8 +364,14 @@ def newton_stationary_point(f: Objective, x0: torch.Tensor, tol: float = 1e-12, 
     return _record(f, xs[0], int(its[0]), tol)
 
 
-def stationary_points(f: Objective, starts: torch.Tensor, tol: float = 1e-10, merge_tol: float = 1e-6,
-                      max_iter: int = 100, max_step: float | None = None) -> list[StationaryPoint]:
+def stationary_points(
+    f: Objective,
+    starts: torch.Tensor,
+    tol: float = 1e-10,
+    merge_tol: float = 1e-6,
+    max_iter: int = 100,
+    max_step: float | None = None,
+) -> list[StationaryPoint]:
     r"""Distinct stationary points of a batched objective ``f`` reached by damped Newton from ``starts``.
 
     All starts are iterated together (one autograd pass per Newton step for the whole batch).
@@ -382,7 +414,9 @@ def stationary_points(f: Objective, starts: torch.Tensor, tol: float = 1e-10, me
     return sorted(found, key=lambda p: p.value)
 
 
-def ball_points(center: torch.Tensor, radius: float, n_points: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def ball_points(
+    center: torch.Tensor, radius: float, n_points: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     r"""Points of the closed ball :math:`\bar B(c, r)`: the centre, the :math:`2m` points
     :math:`c \pm r e_i`, then ``n_points`` random points, half uniform in the ball and half
     uniform on its sphere.
@@ -457,10 +491,14 @@ class InverseFunctionCertificate:
         return self.deviation / self.tolerance
 
 
-def inverse_function_certificate(F: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor,
-                                 radius: float | None = None, n_points: int = 256,
-                                 generator: torch.Generator | None = None,
-                                 jacobian_fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> InverseFunctionCertificate:
+def inverse_function_certificate(
+    F: Callable[[torch.Tensor], torch.Tensor],
+    x0: torch.Tensor,
+    radius: float | None = None,
+    n_points: int = 256,
+    generator: torch.Generator | None = None,
+    jacobian_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> InverseFunctionCertificate:
     r"""Certify a unique zero of ``F`` near ``x0`` with the quantitative inverse function theorem.
 
     With :math:`A = DF(x_0)`, the map :math:`\Phi(x) = x - A^{-1} F(x)` is a
@@ -520,5 +558,13 @@ def inverse_function_certificate(F: Callable[[torch.Tensor], torch.Tensor], x0: 
     _finite_at(jx, pts, "Jacobian (sampled on the ball)")
     dev = float(torch.linalg.matrix_norm(jx - a, ord=2).max())
     holds = residual <= r * tolerance * (1 + 1e-12) and dev <= tolerance
-    return InverseFunctionCertificate(center=c, radius=r, residual=residual, inverse_norm=inv_norm,
-                                      tolerance=tolerance, deviation=dev, n_points=pts.shape[0], holds=bool(holds))
+    return InverseFunctionCertificate(
+        center=c,
+        radius=r,
+        residual=residual,
+        inverse_norm=inv_norm,
+        tolerance=tolerance,
+        deviation=dev,
+        n_points=pts.shape[0],
+        holds=bool(holds),
+    )

@@ -28,18 +28,35 @@ Contents
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import torch
 
 from . import _checks, config, geometry
 
 __all__ = [
-    "LOSSES", "METHODS", "Trajectory", "loss_matrix", "coupling_matrix", "ssl_loss", "quadratic_loss",
-    "unconstrained_flow", "gradient_descent", "two_layer_gradient_descent", "mode_strength", "blowup_time",
-    "relu_features", "arccos_kernel", "readout_subspace", "kernel_ode_rhs", "integrate_kernel_ode", "kernel_flow_gram",
-    "fixed_kernel_flow", "kernel_optimum", "supervised_readout_flow",
+    "LOSSES",
+    "METHODS",
+    "Trajectory",
+    "loss_matrix",
+    "coupling_matrix",
+    "ssl_loss",
+    "quadratic_loss",
+    "unconstrained_flow",
+    "gradient_descent",
+    "two_layer_gradient_descent",
+    "mode_strength",
+    "blowup_time",
+    "relu_features",
+    "arccos_kernel",
+    "readout_subspace",
+    "kernel_ode_rhs",
+    "integrate_kernel_ode",
+    "kernel_flow_gram",
+    "fixed_kernel_flow",
+    "kernel_optimum",
+    "supervised_readout_flow",
 ]
 
 LOSSES = ("contrastive", "alignment", "invariance")
@@ -48,7 +65,7 @@ _MAX_DENSE = 2.0**27
 #: Default bound on the Runge-Kutta steps of :func:`integrate_kernel_ode` (minutes of CPU time).
 MAX_ODE_STEPS = 2_000_000
 METHODS = ("euclidean", "riemannian", "projected")
-MatrixOrMap = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
+MatrixOrMap = torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -76,7 +93,6 @@ class Trajectory:
     def final(self) -> torch.Tensor:
         """The last recorded matrix."""
         return self.w[-1]
-
 
 
 class _Recorder:
@@ -110,6 +126,8 @@ class _Recorder:
         s = torch.tensor(self.steps, dtype=torch.long)
         t = s.to(torch.float64) * lr if lr is not None else torch.tensor(self.times, dtype=torch.float64)
         return Trajectory(t=t, w=torch.stack(self.states), steps=s, stopped=self.stopped)
+
+
 # --- quadratic forms ---------------------------------------------------------------------------
 
 
@@ -135,8 +153,9 @@ def _views(x, x_pos, x_neg, loss, names=("x", "x_pos", "x_neg")):
     return loss
 
 
-def loss_matrix(x: torch.Tensor, x_pos: torch.Tensor, x_neg: torch.Tensor | None = None,
-                loss: str = "contrastive") -> torch.Tensor:
+def loss_matrix(
+    x: torch.Tensor, x_pos: torch.Tensor, x_neg: torch.Tensor | None = None, loss: str = "contrastive"
+) -> torch.Tensor:
     r"""The symmetric matrix :math:`A` with :math:`\text{loss}(W) = -\mathrm{tr}(W^\top A W)` for the
     linear encoder :math:`z = W^\top x`.
 
@@ -172,8 +191,9 @@ def loss_matrix(x: torch.Tensor, x_pos: torch.Tensor, x_neg: torch.Tensor | None
     return -(diff.T @ diff) / n
 
 
-def ssl_loss(z: torch.Tensor, z_pos: torch.Tensor, z_neg: torch.Tensor | None = None,
-             loss: str = "contrastive") -> torch.Tensor:
+def ssl_loss(
+    z: torch.Tensor, z_pos: torch.Tensor, z_neg: torch.Tensor | None = None, loss: str = "contrastive"
+) -> torch.Tensor:
     r"""The per-sample form of the losses of :func:`loss_matrix`, averaged over the ``n`` anchors.
 
     Parameters
@@ -196,8 +216,9 @@ def ssl_loss(z: torch.Tensor, z_pos: torch.Tensor, z_neg: torch.Tensor | None = 
     return (z - z_pos).pow(2).sum(1).mean()
 
 
-def coupling_matrix(n: int, loss: str = "contrastive", dtype: torch.dtype = torch.float64,
-                    device: torch.device | str | None = None) -> torch.Tensor:
+def coupling_matrix(
+    n: int, loss: str = "contrastive", dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> torch.Tensor:
     r"""The sample-space coupling :math:`S` with :math:`A = \Phi^\top S \Phi` (and
     :math:`\text{loss} = -\mathrm{tr}(Z^\top S Z)`, :math:`Z = \Phi W`).
 
@@ -226,8 +247,9 @@ def coupling_matrix(n: int, loss: str = "contrastive", dtype: torch.dtype = torc
     eye = torch.eye(n, dtype=dtype, device=device)
     zero = torch.zeros(n, n, dtype=dtype, device=device)
     if loss == "contrastive":
-        return torch.cat([torch.cat([zero, eye, -eye], 1), torch.cat([eye, zero, zero], 1),
-                          torch.cat([-eye, zero, zero], 1)], 0) / (2 * n)
+        return torch.cat(
+            [torch.cat([zero, eye, -eye], 1), torch.cat([eye, zero, zero], 1), torch.cat([-eye, zero, zero], 1)], 0
+        ) / (2 * n)
     if loss == "alignment":
         return torch.cat([torch.cat([zero, eye], 1), torch.cat([eye, zero], 1)], 0) / (2 * n)
     return -torch.cat([torch.cat([eye, -eye], 1), torch.cat([-eye, eye], 1)], 0) / n
@@ -274,8 +296,12 @@ def unconstrained_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     b = vecs.T @ w0
     times = times.to(device=a.device, dtype=a.dtype)
     out = torch.einsum("pq,mq,qk->mpk", vecs, torch.exp(2.0 * times[:, None] * vals[None, :]), b)
-    _checks.finite_output(out, "unconstrained_flow (e^{2At} W0 overflows: the weights grow like e^{2 lambda_max t}; "
-                          "use a smaller t)", a=a, w0=w0)
+    _checks.finite_output(
+        out,
+        "unconstrained_flow (e^{2At} W0 overflows: the weights grow like e^{2 lambda_max t}; use a smaller t)",
+        a=a,
+        w0=w0,
+    )
     return out[0] if scalar else out
 
 
@@ -290,8 +316,15 @@ def _matvec(a: MatrixOrMap, p: int | None = None) -> Callable[[torch.Tensor], to
     raise TypeError(f"a must be a symmetric torch.Tensor or a callable w -> A @ w, got {type(a).__name__}")
 
 
-def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, method: str = "euclidean",
-                     every: int = 1, max_norm: float | None = None) -> Trajectory:
+def gradient_descent(
+    a: MatrixOrMap,
+    w0: torch.Tensor,
+    lr: float,
+    steps: int,
+    method: str = "euclidean",
+    every: int = 1,
+    max_norm: float | None = None,
+) -> Trajectory:
     r"""Discrete gradient descent on :math:`L(W) = -\mathrm{tr}(W^\top AW)` (Euclidean gradient
     :math:`-2AW`).
 
@@ -342,8 +375,13 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
         if cap is not None:
             raise ValueError("max_norm only applies to method='euclidean' (constrained weights have norm sqrt(k))")
     w = w0.clone()
-    rec = _Recorder(w, steps, every, "gradient descent diverged (non-finite weights by step {m}): lower lr or the "
-                    "scale of a or w0, or pass max_norm to stop once the norm exceeds it")
+    rec = _Recorder(
+        w,
+        steps,
+        every,
+        "gradient descent diverged (non-finite weights by step {m}): lower lr or the "
+        "scale of a or w0, or pass max_norm to stop once the norm exceeds it",
+    )
     for m in config.progress(range(1, steps + 1), f"gradient descent ({method})"):
         aw = apply_a(w)
         if method == "euclidean":
@@ -357,8 +395,15 @@ def gradient_descent(a: MatrixOrMap, w0: torch.Tensor, lr: float, steps: int, me
     return rec.trajectory(lr=eta)
 
 
-def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, lr: float, steps: int,
-                               every: int = 1, max_norm: float | None = None) -> Trajectory:
+def two_layer_gradient_descent(
+    a: torch.Tensor,
+    w1: torch.Tensor,
+    w2: torch.Tensor,
+    lr: float,
+    steps: int,
+    every: int = 1,
+    max_norm: float | None = None,
+) -> Trajectory:
     r"""Gradient descent on the two-layer linear model :math:`W = W_1W_2`, loss
     :math:`-\mathrm{tr}(W_2^\top W_1^\top A W_1 W_2)` (the SSL analogue of Saxe et al. 2014).
 
@@ -394,9 +439,17 @@ def two_layer_gradient_descent(a: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
     every = _checks.integer(every, "every", minimum=1)
     cap = None if max_norm is None else _checks.positive(max_norm, "max_norm")
     u, v = w1.clone(), w2.clone()
-    rec = _Recorder(u @ v, steps, every, None if cap is not None else (
-        "two-layer gradient descent diverged (non-finite weights by step {m}): the modes blow up in finite time; "
-        "lower lr, steps or the scale of a, w1, w2, or pass max_norm"))
+    rec = _Recorder(
+        u @ v,
+        steps,
+        every,
+        None
+        if cap is not None
+        else (
+            "two-layer gradient descent diverged (non-finite weights by step {m}): the modes blow up in finite time; "
+            "lower lr, steps or the scale of a, w1, w2, or pass max_norm"
+        ),
+    )
     for m in config.progress(range(1, steps + 1), "two-layer gradient descent"):
         au = a @ u
         u, v = u + 2.0 * eta * au @ (v @ v.T), v + 2.0 * eta * (u.T @ au) @ v
@@ -433,7 +486,6 @@ def mode_strength(lam: float, s0: float, t) -> torch.Tensor:
     den = 1.0 - 4.0 * lam * s0 * times
     out = torch.where(den > 0, s0 / den.clamp_min(1e-300), torch.full_like(times, math.inf))
     return out[0] if scalar else out
-
 
 
 # --- random features and kernels ---------------------------------------------------------------
@@ -496,8 +548,9 @@ def arccos_kernel(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tenso
     # cosines from rows rescaled to unit length first: exact at any scale (norms of 1e-30 rows underflow)
     cos = (_checks.unit_rows(x) @ _checks.unit_rows(y).T).clamp(-1.0, 1.0)
     theta = torch.arccos(cos)
-    return _checks.finite_output(outer / math.pi * (torch.sin(theta) + (math.pi - theta) * cos), "arccos_kernel",
-                                 x=x, y=y)
+    return _checks.finite_output(
+        outer / math.pi * (torch.sin(theta) + (math.pi - theta) * cos), "arccos_kernel", x=x, y=y
+    )
 
 
 def readout_subspace(phi: torch.Tensor, w0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -540,7 +593,9 @@ def readout_subspace(phi: torch.Tensor, w0: torch.Tensor) -> tuple[torch.Tensor,
 # --- sample-space (kernel) dynamics ------------------------------------------------------------
 
 
-def _kernel_args(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched: bool = False, z_name: str = "z0") -> None:
+def _kernel_args(
+    z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched: bool = False, z_name: str = "z0"
+) -> None:
     """Check ``z0`` ``(N, k)``, ``kmat`` ``(N, N)`` and ``s`` ``(N, N)``; with ``batched``, ``z0``
     ``(B, N, k)`` and ``kmat`` ``(B, N, N)`` are allowed too (``s`` is shared)."""
     dims = (2, 3) if batched else 2
@@ -549,7 +604,9 @@ def _kernel_args(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched:
     _checks.symmetric(s, "s")
     _checks.compatible(s=s, kmat=kmat, **{z_name: z0})
     if kmat.shape[-2:] != s.shape:
-        raise ValueError(f"kmat must have shape {tuple(s.shape)} (or a batch of those) to match s, got {tuple(kmat.shape)}")
+        raise ValueError(
+            f"kmat must have shape {tuple(s.shape)} (or a batch of those) to match s, got {tuple(kmat.shape)}"
+        )
     if not torch.allclose(kmat, kmat.transpose(-1, -2), atol=1e-8 * float(kmat.abs().max())):
         raise ValueError("kmat must be symmetric")
     if z0.shape[-2] != s.shape[0]:
@@ -557,7 +614,9 @@ def _kernel_args(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, batched:
     if z0.shape[-1] < 1:
         raise ValueError(f"{z_name} must have at least one column, got shape {tuple(z0.shape)}")
     if kmat.ndim == 3 and z0.ndim == 2:
-        raise ValueError(f"{z_name} must be a batch (B, N, k) when kmat is a batch of kernels, got shape {tuple(z0.shape)}")
+        raise ValueError(
+            f"{z_name} must be a batch (B, N, k) when kmat is a batch of kernels, got shape {tuple(z0.shape)}"
+        )
     if z0.ndim == 3 and kmat.ndim == 3 and z0.shape[0] != kmat.shape[0]:
         raise ValueError(f"{z_name} and kmat must have the same batch size, got {z0.shape[0]} and {kmat.shape[0]}")
 
@@ -584,8 +643,15 @@ def kernel_ode_rhs(z: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor) -> torc
     return _checks.finite_output(_rhs(z, kmat, s), "kernel_ode_rhs", z=z, kmat=kmat, s=s)
 
 
-def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t_end: float, dt: float = 1e-3,
-                         every: int = 1, max_steps: int = MAX_ODE_STEPS) -> Trajectory:
+def integrate_kernel_ode(
+    z0: torch.Tensor,
+    kmat: torch.Tensor,
+    s: torch.Tensor,
+    t_end: float,
+    dt: float = 1e-3,
+    every: int = 1,
+    max_steps: int = MAX_ODE_STEPS,
+) -> Trajectory:
     r"""Integrate :math:`\dot Z = 2(K - ZZ^\top)SZ` with the classical 4th-order Runge-Kutta scheme.
 
     Parameters
@@ -618,16 +684,24 @@ def integrate_kernel_ode(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, 
     every = _checks.integer(every, "every", minimum=1)
     max_steps = _checks.integer(max_steps, "max_steps", minimum=1)
     ratio = t_end / h  # may be inf for a subnormal dt
-    _checks.work(ratio, max_steps, f"integrate_kernel_ode: t_end / dt = {t_end!r} / {h!r} Runge-Kutta steps "
-                 f"(raise dt, lower t_end, or raise max_steps on purpose)")
+    _checks.work(
+        ratio,
+        max_steps,
+        f"integrate_kernel_ode: t_end / dt = {t_end!r} / {h!r} Runge-Kutta steps "
+        f"(raise dt, lower t_end, or raise max_steps on purpose)",
+    )
     n_steps = max(0, math.ceil(ratio - 1e-9))
 
     def f(z):
         return _rhs(z, kmat, s)
 
     z, t = z0.clone(), 0.0
-    rec = _Recorder(z, n_steps, every, "integrate_kernel_ode diverged (non-finite Z by t = {t:.4g}): lower dt or the "
-                    "scale of z0, kmat and s")
+    rec = _Recorder(
+        z,
+        n_steps,
+        every,
+        "integrate_kernel_ode diverged (non-finite Z by t = {t:.4g}): lower dt or the scale of z0, kmat and s",
+    )
     for m in config.progress(range(1, n_steps + 1), "kernel ODE (RK4)"):
         step = min(h, t_end - t)
         k1 = f(z)
@@ -688,8 +762,10 @@ def kernel_flow_gram(z0: torch.Tensor, kmat: torch.Tensor, s: torch.Tensor, t) -
     big = 0.5 * (big + big.T)
     vals, vecs = torch.linalg.eigh(big)
     if float(vals[0]) < -1e-8 * max(1.0, float(vals[-1])):
-        raise ValueError("z0 is not the representation Phi W0 of an orthonormal W0 for the kernel kmat "
-                         "([[K, Z0], [Z0^T, I]] is not positive semi-definite)")
+        raise ValueError(
+            "z0 is not the representation Phi W0 of an orthonormal W0 for the kernel kmat "
+            "([[K, Z0], [Z0^T, I]] is not positive semi-definite)"
+        )
     root = _psd_root(vals, vecs)  # F with F^T F = big, shape (N + k, N + k)
     phi_t, w0_t = root[:, :n].T, root[:, n:]  # rows of Phi and columns of W0, isometrically
     a_t = phi_t.T @ s @ phi_t
@@ -813,11 +889,14 @@ def supervised_readout_flow(phi: torch.Tensor, y: torch.Tensor, a0: torch.Tensor
     try:
         mu, vecs = torch.linalg.eigh(gram)
     except torch.linalg.LinAlgError:
-        raise ValueError("phi phi^T is too ill-conditioned for an eigendecomposition in this dtype: rescale phi "
-                         "or use float64") from None
+        raise ValueError(
+            "phi phi^T is too ill-conditioned for an eigendecomposition in this dtype: rescale phi or use float64"
+        ) from None
     mu = mu.clamp_min(0.0)
     small = mu * tt < 1e-8
-    g = torch.where(small, torch.full_like(mu, tt), -torch.expm1(-mu * tt) / torch.where(small, torch.ones_like(mu), mu))
+    g = torch.where(
+        small, torch.full_like(mu, tt), -torch.expm1(-mu * tt) / torch.where(small, torch.ones_like(mu), mu)
+    )
     resid = phi @ a0 - y
     coef = vecs @ (g[:, None] * (vecs.T @ resid.reshape(phi.shape[0], -1)))
     return a0 - (phi.T @ coef).reshape(a0.shape)

@@ -42,8 +42,22 @@ from . import _checks
 __all__ = ["check", "CheckResult", "ExerciseCheckFailed", "make_key", "keys", "grade_namespace"]
 
 MIME = "application/vnd.sslbook.check+json"
-_FACTORS = (2.0, 0.5, 10.0, 0.1, 4.0, 0.25, math.pi, 1 / math.pi, 2 * math.pi, 1 / (2 * math.pi),
-            math.sqrt(2), 1 / math.sqrt(2), math.e, 1 / math.e)
+_FACTORS = (
+    2.0,
+    0.5,
+    10.0,
+    0.1,
+    4.0,
+    0.25,
+    math.pi,
+    1 / math.pi,
+    2 * math.pi,
+    1 / (2 * math.pi),
+    math.sqrt(2),
+    1 / math.sqrt(2),
+    math.e,
+    1 / math.e,
+)
 
 
 class ExerciseCheckFailed(AssertionError):
@@ -132,8 +146,10 @@ def make_key(label: str, name: str, value, tol: float) -> dict:
         raise ValueError(f"value (the reference answer of {label}) is empty: there is nothing to check")
     grid = _grid(arr.ravel(), tol)
     if not np.all(np.isfinite(grid)):
-        raise ValueError(f"value / tol overflows (value up to {np.abs(arr).max():.3g}, tol {tol:g}): "
-                         "give a larger tol or rescale the answer")
+        raise ValueError(
+            f"value / tol overflows (value up to {np.abs(arr).max():.3g}, tol {tol:g}): "
+            "give a larger tol or rescale the answer"
+        )
     hashes = [_digest(label, i, int(q)) for i, q in enumerate(grid)]
     return {"name": name, "type": "array", "tol": float(tol), "shape": list(arr.shape), "hashes": hashes}
 
@@ -157,11 +173,18 @@ def _check_table(table: object, where: str) -> dict[str, dict]:
             bad = "a string key needs a 'hash'"
         elif key["type"] == "array":
             tol, shape, hashes = key.get("tol"), key.get("shape"), key.get("hashes")
-            if (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol <= 0
-                    or not isinstance(shape, list)
-                    or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
-                    or not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes)
-                    or len(hashes) != math.prod(shape) or not hashes):
+            if (
+                isinstance(tol, bool)
+                or not isinstance(tol, (int, float))
+                or not math.isfinite(tol)
+                or tol <= 0
+                or not isinstance(shape, list)
+                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+                or not isinstance(hashes, list)
+                or not all(isinstance(h, str) for h in hashes)
+                or len(hashes) != math.prod(shape)
+                or not hashes
+            ):
                 bad = "an array key needs a positive 'tol', a 'shape' and one string hash per entry"
         if bad:
             raise ValueError(f"{where}: the key of {label!r} is malformed ({bad})")
@@ -259,13 +282,19 @@ def _evaluate(label: str, name: str, namespace: dict, tol: float | None = None) 
         return CheckResult(label, False, "no key", f"? {label}: the answer keys cannot be used: {err}")
     key = table.get(label)
     if key is None or key["name"] != name or (tol is not None and key.get("tol", tol) != tol):
-        return CheckResult(label, False, "no key", f"? {label}: no answer key for this label with name `{name}` and "
-                                                   f"tol {tol}; the book's keys are out of date "
-                                                   "(python -m tools.exercise_keys)")
+        return CheckResult(
+            label,
+            False,
+            "no key",
+            f"? {label}: no answer key for this label with name `{name}` and "
+            f"tol {tol}; the book's keys are out of date "
+            "(python -m tools.exercise_keys)",
+        )
     tol_text = f" (tolerance {key['tol']:g} per entry)" if key["type"] == "array" else ""
     if name not in namespace:
-        return CheckResult(label, False, "missing",
-                           f"✗ {label}: no answer yet: assign your answer to `{name}` and run this cell again")
+        return CheckResult(
+            label, False, "missing", f"✗ {label}: no answer yet: assign your answer to `{name}` and run this cell again"
+        )
     kind, detail = _compare(label, key, namespace[name])
     if kind == "right":
         return CheckResult(label, True, kind, f"✓ {label}: `{name}` is right{tol_text}")
@@ -311,7 +340,9 @@ def check(label: str, name: str, tol: float | None = None, *, namespace: dict | 
         if tol is not None:
             tol = _checks.positive(tol, "tol")
         if not isinstance(namespace, dict):
-            raise TypeError(f"namespace must be a dict (variable name -> value) or None, got {type(namespace).__name__}")
+            raise TypeError(
+                f"namespace must be a dict (variable name -> value) or None, got {type(namespace).__name__}"
+            )
     except (TypeError, ValueError) as err:
         if strict:
             raise

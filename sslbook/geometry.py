@@ -13,14 +13,24 @@ import torch
 from . import _checks
 
 __all__ = [
-    "random_frame", "orthonormalize", "projector", "tangent_project_stiefel", "grassmann_gradient",
-    "qr_retraction", "grassmann_step", "top_eigenspace", "is_orthonormal",
-    "grassmann_flow_velocity", "grassmann_flow", "grassmann_flow_angles",
+    "random_frame",
+    "orthonormalize",
+    "projector",
+    "tangent_project_stiefel",
+    "grassmann_gradient",
+    "qr_retraction",
+    "grassmann_step",
+    "top_eigenspace",
+    "is_orthonormal",
+    "grassmann_flow_velocity",
+    "grassmann_flow",
+    "grassmann_flow_angles",
 ]
 
 
-def random_frame(d: int, k: int, generator: torch.Generator | None = None,
-                 dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def random_frame(
+    d: int, k: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     """A uniformly random frame of shape ``(d, k)`` (QR of a Gaussian matrix), ``1 <= k <= d``."""
     d = _checks.integer(d, "d", minimum=1)
     k = _checks.integer(k, "k", minimum=1, maximum=d)
@@ -183,8 +193,10 @@ def _tangent_coordinates(a: torch.Tensor, w0: torch.Tensor):
     b1, b2 = b[:k], b[k:]
     sv = torch.linalg.svdvals(b1)
     if float(sv[-1]) <= 1e-12 * max(1.0, float(sv[0])):
-        raise ValueError("w0 is orthogonal to a direction of the top-k eigenspace of a (U_k^T W0 is singular); "
-                         "the flow then converges to a saddle and the closed form in tangent coordinates does not apply")
+        raise ValueError(
+            "w0 is orthogonal to a direction of the top-k eigenspace of a (U_k^T W0 is singular); "
+            "the flow then converges to a saddle and the closed form in tangent coordinates does not apply"
+        )
     c = torch.linalg.solve(b1.T, b2.T).T  # B2 B1^{-1}, shape (p-k, k)
     return vals, vecs, c
 
@@ -236,8 +248,7 @@ def grassmann_flow(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     vals, vecs, c = _tangent_coordinates(a64, w64)
     k = w64.shape[1]
     eye = torch.eye(k, dtype=torch.float64, device=a64.device)
-    frames = torch.stack([vecs @ orthonormalize(torch.cat([eye, _tangent_at(vals, c, float(s))], 0))
-                          for s in times])
+    frames = torch.stack([vecs @ orthonormalize(torch.cat([eye, _tangent_at(vals, c, float(s))], 0)) for s in times])
     frames = frames.to(dtype=w0.dtype if w0.dtype.is_floating_point else torch.float64)
     return frames[0] if scalar else frames
 
@@ -275,5 +286,5 @@ def grassmann_flow_angles(a: torch.Tensor, w0: torch.Tensor, t) -> torch.Tensor:
     out = torch.zeros(times.numel(), k, dtype=torch.float64, device=c.device)
     if tangents.shape[1] > 0:
         sv = torch.linalg.svdvals(tangents)  # (m, min(p-k, k)), descending
-        out[:, k - sv.shape[1]:] = torch.atan(sv.flip(1))
+        out[:, k - sv.shape[1] :] = torch.atan(sv.flip(1))
     return out[0] if scalar else out

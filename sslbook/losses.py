@@ -21,9 +21,21 @@ import torch.nn.functional as F
 from . import _checks
 
 __all__ = [
-    "barlow_twins", "barlow_twins_terms", "clip", "clip_terms", "info_nce", "info_nce_terms",
-    "negative_cosine", "nt_xent", "SIMILARITIES", "simsiam", "simsiam_l2", "spectral_contrastive",
-    "spectral_contrastive_terms", "vicreg", "vicreg_terms",
+    "barlow_twins",
+    "barlow_twins_terms",
+    "clip",
+    "clip_terms",
+    "info_nce",
+    "info_nce_terms",
+    "negative_cosine",
+    "nt_xent",
+    "SIMILARITIES",
+    "simsiam",
+    "simsiam_l2",
+    "spectral_contrastive",
+    "spectral_contrastive_terms",
+    "vicreg",
+    "vicreg_terms",
 ]
 
 SIMILARITIES = ("cosine", "dot")
@@ -50,8 +62,9 @@ def _similarity_matrix(z1: torch.Tensor, z2: torch.Tensor, similarity: str) -> t
     return z1 @ z2.T
 
 
-def info_nce_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5,
-                   similarity: str = "cosine", symmetric: bool = True) -> Terms:
+def info_nce_terms(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, similarity: str = "cosine", symmetric: bool = True
+) -> Terms:
     r"""InfoNCE split into its alignment and uniformity (log-partition) terms.
 
     With :math:`s_{ij} = \mathrm{sim}(z^{(1)}_i, z^{(2)}_j)/\tau`, the loss of anchor ``i`` is
@@ -80,8 +93,9 @@ def info_nce_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5,
     return _checked({"alignment": align, "uniformity": loss - align, "loss": loss}, "info_nce", z1=z1, z2=z2)
 
 
-def _info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float, similarity: str,
-              symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _info_nce(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float, similarity: str, symmetric: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Validated similarity matrix (already divided by the temperature) and InfoNCE loss."""
     _views(z1, z2)
     tau = _checks.positive(temperature, "temperature")
@@ -94,8 +108,9 @@ def _info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float, similarity
     return s, loss
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, similarity: str = "cosine",
-             symmetric: bool = True) -> torch.Tensor:
+def info_nce(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, similarity: str = "cosine", symmetric: bool = True
+) -> torch.Tensor:
     """InfoNCE loss (see :func:`info_nce_terms`), a scalar tensor."""
     return _checks.finite_output(_info_nce(z1, z2, temperature, similarity, symmetric)[1], "info_nce", z1=z1, z2=z2)
 
@@ -144,8 +159,12 @@ def spectral_contrastive_terms(z1: torch.Tensor, z2: torch.Tensor) -> Terms:
     attraction = -2.0 * torch.diagonal(g).mean()
     off = ~torch.eye(n, dtype=torch.bool, device=g.device)
     repulsion = g[off].pow(2).mean()
-    return _checked({"attraction": attraction, "repulsion": repulsion, "loss": attraction + repulsion},
-                    "spectral_contrastive", z1=z1, z2=z2)
+    return _checked(
+        {"attraction": attraction, "repulsion": repulsion, "loss": attraction + repulsion},
+        "spectral_contrastive",
+        z1=z1,
+        z2=z2,
+    )
 
 
 def spectral_contrastive(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -244,8 +263,12 @@ def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) 
     diag = torch.diagonal(c)
     invariance = (1.0 - diag).pow(2).sum()
     redundancy = c.pow(2).sum() - diag.pow(2).sum()
-    return _checked({"invariance": invariance, "redundancy": redundancy, "loss": invariance + lam * redundancy},
-                    "barlow_twins", z1=z1, z2=z2)
+    return _checked(
+        {"invariance": invariance, "redundancy": redundancy, "loss": invariance + lam * redundancy},
+        "barlow_twins",
+        z1=z1,
+        z2=z2,
+    )
 
 
 def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
@@ -265,8 +288,15 @@ def _covariance_term(z: torch.Tensor) -> torch.Tensor:
     return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / k
 
 
-def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
-                 cov_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> Terms:
+def vicreg_terms(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    sim_weight: float = 25.0,
+    var_weight: float = 25.0,
+    cov_weight: float = 1.0,
+    gamma: float = 1.0,
+    eps: float = 1e-4,
+) -> Terms:
     r"""VICReg's invariance, variance and covariance terms (Bardes et al., 2022).
 
     invariance: mean squared distance between the views; variance: mean hinge
@@ -304,20 +334,30 @@ def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, v
     and the official formulas.
     """
     _views(z1, z2)
-    ws = [_checks.positive(w, name, allow_zero=True)
-          for w, name in ((sim_weight, "sim_weight"), (var_weight, "var_weight"), (cov_weight, "cov_weight"))]
+    ws = [
+        _checks.positive(w, name, allow_zero=True)
+        for w, name in ((sim_weight, "sim_weight"), (var_weight, "var_weight"), (cov_weight, "cov_weight"))
+    ]
     g = _checks.positive(gamma, "gamma")
     e = _checks.positive(eps, "eps")
     invariance = F.mse_loss(z1, z2)
     variance = _variance_term(z1, g, e) + _variance_term(z2, g, e)
     covariance = _covariance_term(z1) + _covariance_term(z2)
     loss = ws[0] * invariance + ws[1] * variance + ws[2] * covariance
-    return _checked({"invariance": invariance, "variance": variance, "covariance": covariance, "loss": loss},
-                    "vicreg", z1=z1, z2=z2)
+    return _checked(
+        {"invariance": invariance, "variance": variance, "covariance": covariance, "loss": loss}, "vicreg", z1=z1, z2=z2
+    )
 
 
-def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
-           cov_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
+def vicreg(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    sim_weight: float = 25.0,
+    var_weight: float = 25.0,
+    cov_weight: float = 1.0,
+    gamma: float = 1.0,
+    eps: float = 1e-4,
+) -> torch.Tensor:
     """VICReg loss (see :func:`vicreg_terms`)."""
     return vicreg_terms(z1, z2, sim_weight, var_weight, cov_weight, gamma, eps)["loss"]
 
@@ -354,8 +394,12 @@ def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, si
     target = torch.arange(s.shape[0], device=s.device)
     one_to_two = F.cross_entropy(s, target)
     two_to_one = F.cross_entropy(s.T, target)
-    return _checked({"one_to_two": one_to_two, "two_to_one": two_to_one, "loss": 0.5 * (one_to_two + two_to_one)},
-                    "clip", z1=z1, z2=z2)
+    return _checked(
+        {"one_to_two": one_to_two, "two_to_one": two_to_one, "loss": 0.5 * (one_to_two + two_to_one)},
+        "clip",
+        z1=z1,
+        z2=z2,
+    )
 
 
 def clip(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similarity: str = "cosine") -> torch.Tensor:

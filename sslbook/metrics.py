@@ -16,9 +16,20 @@ import torch
 from . import _checks
 
 __all__ = [
-    "linear_probe_accuracy", "knn_accuracy", "clustering_ari", "effective_rank", "alignment",
-    "uniformity", "orthonormal_basis", "principal_angles", "subspace_distance", "coding_rate",
-    "coding_rate_reduction", "projection_length", "coding_rate_reduction_soft", "pair_coding_rate_reduction",
+    "linear_probe_accuracy",
+    "knn_accuracy",
+    "clustering_ari",
+    "effective_rank",
+    "alignment",
+    "uniformity",
+    "orthonormal_basis",
+    "principal_angles",
+    "subspace_distance",
+    "coding_rate",
+    "coding_rate_reduction",
+    "projection_length",
+    "coding_rate_reduction_soft",
+    "pair_coding_rate_reduction",
 ]
 
 
@@ -32,7 +43,9 @@ def _split(z_train, y_train, z_test, y_test):
     if zte.shape[0] < 1:
         raise ValueError(f"z_test needs at least one row, got shape {zte.shape}")
     if ztr.shape[1] != zte.shape[1]:
-        raise ValueError(f"z_train and z_test must have the same number of features, got {ztr.shape[1]} and {zte.shape[1]}")
+        raise ValueError(
+            f"z_train and z_test must have the same number of features, got {ztr.shape[1]} and {zte.shape[1]}"
+        )
     if ytr.min() == ytr.max():  # O(n), no sort
         raise ValueError("y_train must contain at least two classes")
     # One exact power-of-two rescaling of both sets: the probes' thresholds become relative, so
@@ -307,8 +320,10 @@ def coding_rate(z: torch.Tensor, eps: float = 0.5) -> torch.Tensor:
         chol = torch.linalg.cholesky(torch.addmm(eye, a, b, alpha=k / (n * e * e)))  # I + c Z^T Z in one kernel
     except torch.linalg.LinAlgError:  # a non-finite z, or one so large that c Z^T Z overflows
         _checks.tensor(z, "z")
-        raise ValueError(f"coding_rate: I + c Z^T Z is not positive definite in {z.dtype}: z is too large for eps "
-                         f"(its Gram matrix overflows or loses all precision); rescale z or raise eps") from None
+        raise ValueError(
+            f"coding_rate: I + c Z^T Z is not positive definite in {z.dtype}: z is too large for eps "
+            f"(its Gram matrix overflows or loses all precision); rescale z or raise eps"
+        ) from None
     return _checks.finite_output(torch.log(torch.diagonal(chol)).sum(), "coding_rate", z=z)
 
 
@@ -354,8 +369,10 @@ def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str
         try:
             chol = torch.linalg.cholesky(eye + (k / (m * e * e)) * gram)
         except torch.linalg.LinAlgError:
-            raise ValueError(f"coding_rate_reduction: a group's I + c Z^T Z is not positive definite in {z.dtype}: "
-                             f"z is too large for eps; rescale z or raise eps") from None
+            raise ValueError(
+                f"coding_rate_reduction: a group's I + c Z^T Z is not positive definite in {z.dtype}: "
+                f"z is too large for eps; rescale z or raise eps"
+            ) from None
         logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
         compression = compression + (m / n) * 0.5 * logdets.sum()
     return {"expansion": expansion, "compression": compression, "reduction": expansion - compression}
@@ -454,7 +471,9 @@ def coding_rate_reduction_soft(z: torch.Tensor, memberships: torch.Tensor, eps: 
         raise ValueError(f"memberships needs at least one column (group), got shape {tuple(memberships.shape)}")
     if memberships.shape[0] != n:
         raise ValueError(f"memberships must have one row per row of z ({n}), got shape {tuple(memberships.shape)}")
-    if bool((memberships < 0).any()) or not torch.allclose(memberships.sum(1), torch.ones_like(memberships[:, 0]), atol=1e-5):
+    if bool((memberships < 0).any()) or not torch.allclose(
+        memberships.sum(1), torch.ones_like(memberships[:, 0]), atol=1e-5
+    ):
         raise ValueError("memberships must be non-negative with rows summing to 1")
     w = memberships.to(z.dtype)
     mass = w.sum(0)  # (C,) = tr(Pi_j)
@@ -465,8 +484,10 @@ def coding_rate_reduction_soft(z: torch.Tensor, memberships: torch.Tensor, eps: 
     try:
         chol = torch.linalg.cholesky(eye + (k / (e * e)) * cov / mass[:, None, None])
     except torch.linalg.LinAlgError:
-        raise ValueError(f"coding_rate_reduction_soft: a group's I + c Z^T Pi Z is not positive definite in {z.dtype}: "
-                         f"z is too large for eps; rescale z or raise eps") from None
+        raise ValueError(
+            f"coding_rate_reduction_soft: a group's I + c Z^T Pi Z is not positive definite in {z.dtype}: "
+            f"z is too large for eps; rescale z or raise eps"
+        ) from None
     logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     compression = (mass / (2.0 * n) * logdets).sum()
     expansion = coding_rate(z, e)
@@ -521,5 +542,10 @@ def pair_coding_rate_reduction(z1: torch.Tensor, z2: torch.Tensor, eps: float = 
     const = z1.new_tensor(0.5 * math.log1p(2.0 * c))
     expansion = coding_rate(torch.cat([f1, f2], dim=0), e)
     compression = align + const
-    return {"expansion": expansion, "alignment": align, "constant": const, "compression": compression,
-            "reduction": expansion - compression}
+    return {
+        "expansion": expansion,
+        "alignment": align,
+        "constant": const,
+        "compression": compression,
+        "reduction": expansion - compression,
+    }

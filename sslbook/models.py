@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -19,7 +19,9 @@ def _generator(generator: object) -> torch.Generator | None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if generator is not None and generator.device.type != "cpu":
-        raise ValueError(f"generator must be a CPU generator (the model is built on the CPU), got one on {generator.device}")
+        raise ValueError(
+            f"generator must be a CPU generator (the model is built on the CPU), got one on {generator.device}"
+        )
     return generator
 
 
@@ -54,8 +56,14 @@ class LinearEncoder(nn.Module):
         global generator, which :func:`sslbook.config.setup` seeds.
     """
 
-    def __init__(self, d_in: int, d_out: int, bias: bool = False, init_std: float | None = None,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        bias: bool = False,
+        init_std: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.d_in = _checks.integer(d_in, "d_in", minimum=1)
         self.d_out = _checks.integer(d_out, "d_out", minimum=1)
@@ -102,8 +110,15 @@ class MLP(nn.Module):
         ``torch.Generator``); ``None`` draws from ``torch``'s global generator.
     """
 
-    def __init__(self, widths: Sequence[int], activation: str = "relu", batch_norm: bool = False,
-                 last_activation: bool = False, bias: bool = True, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        widths: Sequence[int],
+        activation: str = "relu",
+        batch_norm: bool = False,
+        last_activation: bool = False,
+        bias: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
             raise TypeError(f"widths must be a sequence of integers, got {type(widths).__name__}")
@@ -131,8 +146,10 @@ class MLP(nn.Module):
     def _input(self, x: torch.Tensor) -> None:
         _checks.model_input(x, self.widths[0], self.layers[0][0].weight)
         if self.batch_norm and self.training and x.shape[0] < 2:
-            raise ValueError(f"x needs at least two rows in training mode (batch normalisation), got shape "
-                             f"{tuple(x.shape)}; call model.eval() to use the running statistics")
+            raise ValueError(
+                f"x needs at least two rows in training mode (batch normalisation), got shape "
+                f"{tuple(x.shape)}; call model.eval() to use the running statistics"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` ``(n, widths[0])`` to ``(n, widths[-1])``."""
@@ -151,8 +168,7 @@ class MLP(nn.Module):
         return out
 
 
-def projection_head(d_in: int, d_hidden: int, d_out: int, batch_norm: bool = True,
-                    activation: str = "relu") -> MLP:
+def projection_head(d_in: int, d_hidden: int, d_out: int, batch_norm: bool = True, activation: str = "relu") -> MLP:
     """SimCLR-style two-layer projection head ``d_in -> d_hidden -> d_out``."""
     d_in = _checks.integer(d_in, "d_in", minimum=1)
     d_hidden = _checks.integer(d_hidden, "d_hidden", minimum=1)

@@ -44,8 +44,7 @@ from .data.hidden import HiddenFeatureData, noisy_views
 from .data.latent import PlantedViews
 from .data.pairs import SameComponentPairs
 
-__all__ = ["NAMES", "CONTROLS", "ALL", "DEFAULTS", "needs_predictor", "predictor", "loss_terms", "loss",
-           "view_pair"]
+__all__ = ["NAMES", "CONTROLS", "ALL", "DEFAULTS", "needs_predictor", "predictor", "loss_terms", "loss", "view_pair"]
 
 NAMES = ("infonce", "spectral", "simsiam", "barlow_twins", "vicreg")
 CONTROLS = ("invariance", "alignment")
@@ -130,17 +129,22 @@ def _simsiam_terms(z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Module) -> 
     _checks.finite(z2, "z2")
     for pname, w in predictor.named_parameters():
         if w.device != z1.device or w.dtype != z1.dtype:
-            raise TypeError(f"predictor's parameter {pname} ({w.dtype} on {w.device}) must match z1 and z2 "
-                            f"({z1.dtype} on {z1.device}); build it with objectives.predictor(..., dtype=z1.dtype)")
+            raise TypeError(
+                f"predictor's parameter {pname} ({w.dtype} on {w.device}) must match z1 and z2 "
+                f"({z1.dtype} on {z1.device}); build it with objectives.predictor(..., dtype=z1.dtype)"
+            )
     try:
         p = predictor(torch.cat([z1, z2]))
     except RuntimeError as err:
-        raise ValueError(f"predictor failed on the (2n, k) = ({2 * z1.shape[0]}, {z1.shape[1]}) embeddings: "
-                         f"{err}") from None
+        raise ValueError(
+            f"predictor failed on the (2n, k) = ({2 * z1.shape[0]}, {z1.shape[1]}) embeddings: {err}"
+        ) from None
     if not isinstance(p, torch.Tensor) or p.shape != (2 * z1.shape[0], z1.shape[1]):
         got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
-        raise ValueError(f"predictor must map (n, k) embeddings to (n, k) predictions; for (n, k) = "
-                         f"({2 * z1.shape[0]}, {z1.shape[1]}) it returned {got}")
+        raise ValueError(
+            f"predictor must map (n, k) embeddings to (n, k) predictions; for (n, k) = "
+            f"({2 * z1.shape[0]}, {z1.shape[1]}) it returned {got}"
+        )
     n = z1.shape[0]
     return {"loss": losses.simsiam(p[:n], p[n:], z1, z2)}
 
@@ -155,8 +159,9 @@ _TERMS: dict[str, Callable[..., dict[str, torch.Tensor]]] = {
 }
 
 
-def loss_terms(name: str, z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Module | None = None,
-               **params: Any) -> dict[str, torch.Tensor]:
+def loss_terms(
+    name: str, z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Module | None = None, **params: Any
+) -> dict[str, torch.Tensor]:
     """The loss of objective ``name`` on a batch of positive pairs, with its terms.
 
     Parameters
@@ -208,14 +213,18 @@ def loss_terms(name: str, z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Modu
     return _TERMS[name](z1, z2, **kwargs)
 
 
-def loss(name: str, z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Module | None = None,
-         **params: Any) -> torch.Tensor:
+def loss(
+    name: str, z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Module | None = None, **params: Any
+) -> torch.Tensor:
     """The loss of objective ``name`` (see :func:`loss_terms`), a scalar tensor."""
     return loss_terms(name, z1, z2, predictor=predictor, **params)["loss"]
 
 
-def view_pair(source: object, n: int | None = None, generator: torch.Generator | None = None,
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def view_pair(
+    source: object,
+    n: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Two views of a batch from any of the book's pair generators, with one call for all of them.
 
     An adapter: the generators of :mod:`sslbook.data` produce positive pairs in different ways
@@ -255,8 +264,10 @@ def view_pair(source: object, n: int | None = None, generator: torch.Generator |
         b = source.sample(n, generator=generator)
         return b.x1, b.x2
     if not isinstance(source, (HiddenFeatureData, PlantedViews, CausalData)):
-        raise TypeError("source must be HiddenFeatureData, SameComponentPairs, PlantedViews or CausalData, "
-                        f"got {type(source).__name__}")
+        raise TypeError(
+            "source must be HiddenFeatureData, SameComponentPairs, PlantedViews or CausalData, "
+            f"got {type(source).__name__}"
+        )
     m = source.n if n is None else _checks.integer(n, "n", minimum=1)
     if m >= source.n:
         rows = slice(None)

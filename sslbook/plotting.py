@@ -11,7 +11,7 @@ palette is seaborn's colour-blind-safe one.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib as mpl
 import numpy as np
@@ -29,20 +29,22 @@ def use_style(context: str = "notebook", font_scale: float = 0.95) -> None:
     if context not in ("paper", "notebook", "talk", "poster"):
         raise ValueError(f"context must be one of paper, notebook, talk, poster; got {context!r}")
     sns.set_theme(context=context, style="whitegrid", palette=PALETTE, font_scale=font_scale)
-    mpl.rcParams.update({
-        "figure.facecolor": "white",
-        "axes.facecolor": "white",
-        "savefig.facecolor": "white",
-        "savefig.transparent": False,
-        "figure.dpi": 100,
-        "savefig.dpi": 110,
-        "figure.figsize": (7.0, 3.6),
-        "figure.autolayout": False,
-        "figure.constrained_layout.use": True,
-        "axes.titlesize": "medium",
-        "legend.frameon": True,
-        "legend.framealpha": 0.9,
-    })
+    mpl.rcParams.update(
+        {
+            "figure.facecolor": "white",
+            "axes.facecolor": "white",
+            "savefig.facecolor": "white",
+            "savefig.transparent": False,
+            "figure.dpi": 100,
+            "savefig.dpi": 110,
+            "figure.figsize": (7.0, 3.6),
+            "figure.autolayout": False,
+            "figure.constrained_layout.use": True,
+            "axes.titlesize": "medium",
+            "legend.frameon": True,
+            "legend.framealpha": 0.9,
+        }
+    )
     # seaborn's colour-blind palette, with its pale yellow (index 8, unreadable as a line on white)
     # replaced by a dark olive of the same hue
     COLORS[:] = sns.color_palette(PALETTE)
@@ -77,4 +79,6 @@ def band(ax, x: Sequence[float], runs: np.ndarray, label: str | None = None, col
         raise ValueError(f"q must lie in [0, 0.5), got {q}")
     med = np.median(r, axis=0)
     (line,) = ax.plot(xs, med, label=label, color=color)
-    ax.fill_between(xs, np.quantile(r, q, axis=0), np.quantile(r, 1 - q, axis=0), color=line.get_color(), alpha=0.2, lw=0)
+    ax.fill_between(
+        xs, np.quantile(r, q, axis=0), np.quantile(r, 1 - q, axis=0), color=line.get_color(), alpha=0.2, lw=0
+    )

@@ -20,7 +20,7 @@ training inputs with their labels and evaluated on a held-out test set.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -61,7 +61,9 @@ def _features(model: MLP, x: torch.Tensor, name: str) -> list[torch.Tensor]:
     if x.shape[0] < 1:
         raise ValueError(f"{name} needs at least one row, got shape {tuple(x.shape)}")
     if x.shape[1] != model.widths[0]:
-        raise ValueError(f"{name} must have {model.widths[0]} features (the model's input width), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have {model.widths[0]} features (the model's input width), got shape {tuple(x.shape)}"
+        )
     weight = model.layers[0][0].weight
     if x.device != weight.device:
         raise ValueError(f"{name} must be on the model's device {weight.device}, got {x.device}")
@@ -95,8 +97,9 @@ def _feature_list(features: object, name: str) -> list[torch.Tensor]:
     return out
 
 
-def _ridge_scores(features_train: list[torch.Tensor], targets: torch.Tensor, features_test: list[torch.Tensor],
-                  lam: float) -> torch.Tensor:
+def _ridge_scores(
+    features_train: list[torch.Tensor], targets: torch.Tensor, features_test: list[torch.Tensor], lam: float
+) -> torch.Tensor:
     r"""Ridge predictions of ``targets`` ``(n, t)`` on the test features of every layer: ``(L, n_test, t)``.
 
     Each layer is standardised with its training statistics. The probe
@@ -111,8 +114,10 @@ def _ridge_scores(features_train: list[torch.Tensor], targets: torch.Tensor, fea
     n, n_test = ftr[0].shape[0], fte[0].shape[0]
     if targets.shape[0] != n:
         raise ValueError(f"the targets need one row per training sample ({n}), got {targets.shape[0]}")
-    inputs = {**{f"features_train[{i}]": a for i, a in enumerate(ftr)},
-              **{f"features_test[{i}]": b for i, b in enumerate(fte)}}
+    inputs = {
+        **{f"features_train[{i}]": a for i, a in enumerate(ftr)},
+        **{f"features_test[{i}]": b for i, b in enumerate(fte)},
+    }
     try:
         scores = _ridge_solve(ftr, targets, fte, lam, n, n_test)
     except torch.linalg.LinAlgError:  # a non-finite feature can make the Gram matrix indefinite
@@ -123,12 +128,15 @@ def _ridge_scores(features_train: list[torch.Tensor], targets: torch.Tensor, fea
     return _checks.finite_output(scores, "the ridge probe", **inputs)
 
 
-def _ridge_solve(ftr: list[torch.Tensor], targets: torch.Tensor, fte: list[torch.Tensor], lam: float,
-                 n: int, n_test: int) -> torch.Tensor:
+def _ridge_solve(
+    ftr: list[torch.Tensor], targets: torch.Tensor, fte: list[torch.Tensor], lam: float, n: int, n_test: int
+) -> torch.Tensor:
     preds = []
     for i, (a, b) in enumerate(zip(ftr, fte)):
         if a.shape[0] != n or b.shape[0] != n_test:
-            raise ValueError(f"layer {i}: every layer needs {n} training and {n_test} test rows, got {a.shape[0]} and {b.shape[0]}")
+            raise ValueError(
+                f"layer {i}: every layer needs {n} training and {n_test} test rows, got {a.shape[0]} and {b.shape[0]}"
+            )
         if a.shape[1] != b.shape[1]:
             raise ValueError(f"layer {i}: train and test features have different widths {a.shape[1]} and {b.shape[1]}")
         a = a.detach().to("cpu", torch.float64)
@@ -224,7 +232,9 @@ def ridge_probe_r2(features_train, targets_train, features_test, targets_test, l
     ttr = _checks.tensor(targets_train, "targets_train", ndim=2).detach().to("cpu", torch.float64)
     tte = _checks.tensor(targets_test, "targets_test", ndim=2).detach().to("cpu", torch.float64)
     if ttr.shape[1] != tte.shape[1]:
-        raise ValueError(f"targets_train and targets_test must have the same columns, got {ttr.shape[1]} and {tte.shape[1]}")
+        raise ValueError(
+            f"targets_train and targets_test must have the same columns, got {ttr.shape[1]} and {tte.shape[1]}"
+        )
     lam = _checks.positive(lam, "lam")
     ftr = _feature_list(features_train, "features_train")
     fte = _feature_list(features_test, "features_test")
@@ -240,8 +250,16 @@ def ridge_probe_r2(features_train, targets_train, features_test, targets_test, l
     return (1.0 - ((pred - tte) ** 2).sum((1, 2)) / total).numpy()
 
 
-def probe_layers(model: MLP, x_train: torch.Tensor, y_train, x_test: torch.Tensor, y_test,
-                 method: str = "ridge", lam: float = 1.0, c: float = 0.1) -> np.ndarray:
+def probe_layers(
+    model: MLP,
+    x_train: torch.Tensor,
+    y_train,
+    x_test: torch.Tensor,
+    y_test,
+    method: str = "ridge",
+    lam: float = 1.0,
+    c: float = 0.1,
+) -> np.ndarray:
     """Linear-probe test accuracy of every layer of ``model``.
 
     Parameters
@@ -296,8 +314,18 @@ class LayerProbes:
         so any other per-checkpoint quantity can be computed afterwards without retraining.
     """
 
-    def __init__(self, model: MLP, x_train: torch.Tensor, y_train, x_test: torch.Tensor, y_test,
-                 method: str = "ridge", lam: float = 1.0, c: float = 0.1, keep_states: bool = False) -> None:
+    def __init__(
+        self,
+        model: MLP,
+        x_train: torch.Tensor,
+        y_train,
+        x_test: torch.Tensor,
+        y_test,
+        method: str = "ridge",
+        lam: float = 1.0,
+        c: float = 0.1,
+        keep_states: bool = False,
+    ) -> None:
         self.model = _checks.instance(model, MLP, "model")
         if not isinstance(keep_states, bool):
             raise TypeError(f"keep_states must be a bool, got {type(keep_states).__name__}")
@@ -314,8 +342,9 @@ class LayerProbes:
         self._rows: list[np.ndarray] = []
 
     def __call__(self) -> float:
-        acc = probe_layers(self.model, self.x_train, self.y_train, self.x_test, self.y_test,
-                           method=self.method, lam=self.lam, c=self.c)
+        acc = probe_layers(
+            self.model, self.x_train, self.y_train, self.x_test, self.y_test, method=self.method, lam=self.lam, c=self.c
+        )
         self._rows.append(acc)
         if self.keep_states:
             self.states.append({k: v.detach().clone() for k, v in self.model.state_dict().items()})

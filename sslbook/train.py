@@ -15,8 +15,8 @@ to optimise. Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -67,12 +67,21 @@ def _scalar(v: object, name: str) -> float:
     raise TypeError(f"monitor {name!r} must return a number or a scalar tensor, got {type(v).__name__}")
 
 
-def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parameters: Iterable[torch.nn.Parameter],
-        steps: int, lr: float | None, optimizer: str | torch.optim.Optimizer = "sgd", weight_decay: float = 0.0,
-        momentum: float = 0.0, monitor: Mapping[str, Callable[[], float]] | None = None, every: int = 1,
-        after_step: Callable[[int], None] | None = None, progress: bool | None = None,
-        desc: str = "training",
-        scheduler: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler] | None = None) -> History:
+def fit(
+    step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]],
+    parameters: Iterable[torch.nn.Parameter],
+    steps: int,
+    lr: float | None,
+    optimizer: str | torch.optim.Optimizer = "sgd",
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    monitor: Mapping[str, Callable[[], float]] | None = None,
+    every: int = 1,
+    after_step: Callable[[int], None] | None = None,
+    progress: bool | None = None,
+    desc: str = "training",
+    scheduler: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler] | None = None,
+) -> History:
     """Minimise the loss returned by ``step(t)`` for ``t = 0, ..., steps - 1``.
 
     Parameters
@@ -159,16 +168,23 @@ def fit(step: Callable[[int], torch.Tensor | Mapping[str, torch.Tensor]], parame
     return hist
 
 
-def _optimizer(optimizer: str | torch.optim.Optimizer, parameters: Iterable[torch.nn.Parameter], lr: float | None,
-               weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+def _optimizer(
+    optimizer: str | torch.optim.Optimizer,
+    parameters: Iterable[torch.nn.Parameter],
+    lr: float | None,
+    weight_decay: float,
+    momentum: float,
+) -> torch.optim.Optimizer:
     """The optimiser of :func:`fit`: built by :func:`make_optimizer`, or the one given, checked."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         if lr is None:
             raise TypeError("lr must be a positive number (None only with an optimiser already built)")
         return make_optimizer(optimizer, parameters, lr, weight_decay=weight_decay, momentum=momentum)
     if lr is not None or weight_decay != 0 or momentum != 0:
-        raise ValueError("with an optimiser already built, leave lr None and weight_decay, momentum at 0: "
-                         "the optimiser carries its own")
+        raise ValueError(
+            "with an optimiser already built, leave lr None and weight_decay, momentum at 0: "
+            "the optimiser carries its own"
+        )
     given = {id(p) for p in parameters}
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
     if given != held:
@@ -184,16 +200,20 @@ def _scheduler(scheduler: object, opt: torch.optim.Optimizer) -> torch.optim.lr_
         raise TypeError("scheduler must be a callable taking the optimiser and returning an LR scheduler, or None")
     sched = scheduler(opt)
     if not isinstance(sched, torch.optim.lr_scheduler.LRScheduler) or isinstance(
-            sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        raise TypeError(f"scheduler(optimizer) must return a torch.optim.lr_scheduler.LRScheduler stepped without "
-                        f"arguments (not ReduceLROnPlateau), got {type(sched).__name__}")
+        sched, torch.optim.lr_scheduler.ReduceLROnPlateau
+    ):
+        raise TypeError(
+            f"scheduler(optimizer) must return a torch.optim.lr_scheduler.LRScheduler stepped without "
+            f"arguments (not ReduceLROnPlateau), got {type(sched).__name__}"
+        )
     if sched.optimizer is not opt:
         raise ValueError("scheduler(optimizer) must schedule the optimiser it was given")
     return sched
 
 
-def make_optimizer(name: str, parameters: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0,
-                   momentum: float = 0.0) -> torch.optim.Optimizer:
+def make_optimizer(
+    name: str, parameters: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0, momentum: float = 0.0
+) -> torch.optim.Optimizer:
     """The optimiser :func:`fit` uses: ``"sgd"``, ``"adam"`` or ``"adamw"``.
 
     Adam and AdamW use torch's fused kernel when it applies (floating-point parameters on one CPU
@@ -216,8 +236,9 @@ def make_optimizer(name: str, parameters: Iterable[torch.nn.Parameter], lr: floa
     return cls(params, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
-def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None,
-                device: torch.device | str | None = None) -> Iterator[torch.Tensor]:
+def minibatches(
+    n: int, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+) -> Iterator[torch.Tensor]:
     """Endless stream of index batches: shuffled epochs of ``range(n)`` cut into ``batch_size``.
 
     The last incomplete batch of each epoch is dropped (so every batch has ``batch_size`` rows).
@@ -229,11 +250,12 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator | None = Non
     return _batches(n, b, generator, device)  # validated now, not at the first next()
 
 
-def _batches(n: int, b: int, generator: torch.Generator | None,
-             device: torch.device | str | None) -> Iterator[torch.Tensor]:
+def _batches(
+    n: int, b: int, generator: torch.Generator | None, device: torch.device | str | None
+) -> Iterator[torch.Tensor]:
     while True:
         perm = torch.randperm(n, generator=generator)
         if device is not None:
             perm = perm.to(device)
         for i in range(0, n - b + 1, b):
-            yield perm[i:i + b]
+            yield perm[i : i + b]

@@ -27,8 +27,8 @@ on the hyper-gradient of the outer loss through the one-step look-ahead :math:`\
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -102,7 +102,9 @@ def alignment_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: float
     _checks.tensor(h_early, "h_early", ndim=2)
     _checks.tensor(z_late, "z_late", ndim=2)
     if h_early.shape[0] != z_late.shape[0]:
-        raise ValueError(f"h_early and z_late must have the same number of rows, got {h_early.shape[0]} and {z_late.shape[0]}")
+        raise ValueError(
+            f"h_early and z_late must have the same number of rows, got {h_early.shape[0]} and {z_late.shape[0]}"
+        )
     if h_early.device != z_late.device:
         raise ValueError(f"h_early and z_late must be on the same device, got {h_early.device} and {z_late.device}")
     log_p = _similarity_log_distribution(h_early, temperature, "h_early")
@@ -142,12 +144,16 @@ class EarlyPrior:
         c = self.centres.to(h.dtype)
         if h.shape[1] != c.shape[1]:
             raise ValueError(f"h must have {c.shape[1]} features like the centres, got shape {tuple(h.shape)}")
-        return _checks.finite_output(torch.softmax(-torch.cdist(h, c).pow(2) / self.temperature, dim=1),
-                                     "EarlyPrior.memberships (distances overflow)", h=h)
+        return _checks.finite_output(
+            torch.softmax(-torch.cdist(h, c).pow(2) / self.temperature, dim=1),
+            "EarlyPrior.memberships (distances overflow)",
+            h=h,
+        )
 
 
-def early_prior(h: torch.Tensor, n_clusters: int = 20, iters: int = 50,
-                generator: torch.Generator | None = None) -> EarlyPrior:
+def early_prior(
+    h: torch.Tensor, n_clusters: int = 20, iters: int = 50, generator: torch.Generator | None = None
+) -> EarlyPrior:
     """Fit an :class:`EarlyPrior` to features ``h`` ``(n, p)`` by k-means (Lloyd's iterations).
 
     Centres start at ``n_clusters`` distinct random rows (drawn with ``generator``); the
@@ -220,9 +226,20 @@ class UMM:
         constant (first-order, as in first-order DARTS).
     """
 
-    def __init__(self, model: MLP, n_early: int, ssl_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                 prior: EarlyPrior | None = None, gamma: float = 1.0, lam: float = 5.0, inner_lr: float = 1e-3,
-                 lr: float = 1e-3, temperature: float = 0.1, eps: float = 0.5, second_order: bool = True) -> None:
+    def __init__(
+        self,
+        model: MLP,
+        n_early: int,
+        ssl_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        prior: EarlyPrior | None = None,
+        gamma: float = 1.0,
+        lam: float = 5.0,
+        inner_lr: float = 1e-3,
+        lr: float = 1e-3,
+        temperature: float = 0.1,
+        eps: float = 0.5,
+        second_order: bool = True,
+    ) -> None:
         if not callable(ssl_loss):
             raise TypeError("ssl_loss must be callable")
         if prior is not None and not isinstance(prior, EarlyPrior):
@@ -251,7 +268,7 @@ class UMM:
         """Frozen early features :math:`h^e` of ``x`` (no gradient)."""
         _checks.model_input(x, self.model.widths[0], self.model.layers[0][0].weight)  # finite, width, device, dtype
         with torch.no_grad():
-            for block in self.model.layers[:self.n_early]:
+            for block in self.model.layers[: self.n_early]:
                 block.eval()
                 x = block(x)
         return x
@@ -261,18 +278,24 @@ class UMM:
         _checks.tensor(h, "h", ndim=2)
         width = self.model.widths[self.n_early]
         if h.shape[1] != width:
-            raise ValueError(f"h must have {width} features (the output width of the early blocks), got shape {tuple(h.shape)}")
+            raise ValueError(
+                f"h must have {width} features (the output width of the early blocks), got shape {tuple(h.shape)}"
+            )
         first = self.late_parameters[0] if self.late_parameters else None
         if first is not None and (h.dtype != first.dtype or h.device != first.device):
-            raise TypeError(f"h must have the dtype and device of the later blocks ({first.dtype}, {first.device}), "
-                            f"got {h.dtype}, {h.device}")
+            raise TypeError(
+                f"h must have the dtype and device of the later blocks ({first.dtype}, {first.device}), "
+                f"got {h.dtype}, {h.device}"
+            )
         if params is not None and not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping of parameter names to tensors, got {type(params).__name__}")
         if params is None:
             return self._late(h)
         return functional_call(self._late, dict(params), (h,))
 
-    def terms(self, x1: torch.Tensor, x2: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    def terms(
+        self, x1: torch.Tensor, x2: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         r"""The three terms on a batch of two views ``x1``, ``x2`` ``(B, d)``.
 
         Returns ``"ssl"`` (:math:`\mathcal L_{\rm SSL}`), ``"align"`` (the KL alignment to the
@@ -293,8 +316,9 @@ class UMM:
         if self.prior is None:
             out["reduction"] = metrics.pair_coding_rate_reduction(z1, z2, self.eps)["reduction"]
         else:
-            out["reduction"] = metrics.coding_rate_reduction_soft(F.normalize(z, dim=1), self.prior.memberships(h),
-                                                                  self.eps)["reduction"]
+            out["reduction"] = metrics.coding_rate_reduction_soft(
+                F.normalize(z, dim=1), self.prior.memberships(h), self.eps
+            )["reduction"]
         return out
 
     def inner_loss(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -305,7 +329,9 @@ class UMM:
         r""":math:`\mathcal L_{\rm out} = \mathcal L_{\rm SSL} - \lambda\,\Delta R`."""
         return terms["ssl"] - self.lam * terms["reduction"]
 
-    def gradients(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[str, torch.Tensor]]:
+    def gradients(
+        self, x1: torch.Tensor, x2: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[str, torch.Tensor]]:
         """Inner gradient and outer hyper-gradient on the views ``x1``, ``x2``, without updating.
 
         1. inner gradient :math:`g = \\nabla_\\theta \\mathcal L_{\\rm in}(\\theta)`;
@@ -324,13 +350,20 @@ class UMM:
         t_in = self.terms(x1, x2)
         inner = self.inner_loss(t_in)
         grads = torch.autograd.grad(inner, self.late_parameters, create_graph=self.second_order)
-        look = {name: p - self.inner_lr * (g if self.second_order else g.detach())
-                for (name, p), g in zip(params.items(), grads)}
+        look = {
+            name: p - self.inner_lr * (g if self.second_order else g.detach())
+            for (name, p), g in zip(params.items(), grads)
+        }
         t_out = self.terms(x1, x2, look)
         outer = self.outer_loss(t_out)
         hyper = list(torch.autograd.grad(outer, self.late_parameters))
-        terms = {"ssl": t_in["ssl"], "align": t_in["align"], "reduction": t_out["reduction"], "inner": inner,
-                 "outer": outer}
+        terms = {
+            "ssl": t_in["ssl"],
+            "align": t_in["align"],
+            "reduction": t_out["reduction"],
+            "inner": inner,
+            "outer": outer,
+        }
         return [g.detach() for g in grads], hyper, {k: v.detach() for k, v in terms.items()}
 
     def step(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, float]:
@@ -355,9 +388,17 @@ class UMM:
         for p in self.late_parameters:
             p.grad = None
 
-    def fit(self, x: torch.Tensor, view: Callable[..., torch.Tensor], steps: int, batch_size: int = 100,
-            generator: torch.Generator | None = None, every: int = 10,
-            monitor: Mapping[str, Callable[[], float]] | None = None, progress: bool | None = None) -> train.History:
+    def fit(
+        self,
+        x: torch.Tensor,
+        view: Callable[..., torch.Tensor],
+        steps: int,
+        batch_size: int = 100,
+        generator: torch.Generator | None = None,
+        every: int = 10,
+        monitor: Mapping[str, Callable[[], float]] | None = None,
+        progress: bool | None = None,
+    ) -> train.History:
         """Run ``steps`` bi-level updates on mini-batches of ``x`` with two random views each.
 
         Parameters
@@ -401,8 +442,17 @@ class UMM:
             return {**terms, "loss": terms["outer"] + (surrogate - surrogate.detach())}
 
         try:
-            return train.fit(step, self.late_parameters, steps, None, optimizer=self.outer_optimizer,
-                             monitor=monitor, every=every, progress=progress, desc="UMM")
+            return train.fit(
+                step,
+                self.late_parameters,
+                steps,
+                None,
+                optimizer=self.outer_optimizer,
+                monitor=monitor,
+                every=every,
+                progress=progress,
+                desc="UMM",
+            )
         finally:
             for p in self.late_parameters:
                 p.grad = None

@@ -31,7 +31,7 @@ shape ``(n, J, D)``.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,10 +41,22 @@ from . import _checks
 from .models import MLP
 
 __all__ = [
-    "LIKELIHOODS", "reparameterize", "reconstruction_log_likelihood", "gaussian_entropy",
-    "gaussian_kl_standard", "standard_log_prior", "ssl_log_prior_terms", "ssl_log_prior",
-    "expected_ssl_log_prior", "mixture_log_posterior", "two_view_mutual_information",
-    "within_group_variance_share", "GaussianEncoder", "Decoder", "VAE", "SimVAE",
+    "LIKELIHOODS",
+    "reparameterize",
+    "reconstruction_log_likelihood",
+    "gaussian_entropy",
+    "gaussian_kl_standard",
+    "standard_log_prior",
+    "ssl_log_prior_terms",
+    "ssl_log_prior",
+    "expected_ssl_log_prior",
+    "mixture_log_posterior",
+    "two_view_mutual_information",
+    "within_group_variance_share",
+    "GaussianEncoder",
+    "Decoder",
+    "VAE",
+    "SimVAE",
 ]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -88,8 +100,9 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     return _checks.finite_output(mu + torch.exp(0.5 * logvar) * eps, "reparameterize", mu=mu, logvar=logvar)
 
 
-def reconstruction_log_likelihood(x: torch.Tensor, out: torch.Tensor, likelihood: str = "bernoulli",
-                                  sigma_x2: float = 1.0) -> torch.Tensor:
+def reconstruction_log_likelihood(
+    x: torch.Tensor, out: torch.Tensor, likelihood: str = "bernoulli", sigma_x2: float = 1.0
+) -> torch.Tensor:
     r"""Log-likelihood :math:`\log p_\theta(x\mid z)` of each sample, summed over pixels.
 
     Parameters
@@ -169,8 +182,9 @@ def gaussian_kl_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
         Shape ``mu.shape[:-1]``.
     """
     _mean_logvar(mu, logvar)
-    return _checks.finite_output(0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(-1), "gaussian_kl_standard",
-                                 mu=mu, logvar=logvar)
+    return _checks.finite_output(
+        0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(-1), "gaussian_kl_standard", mu=mu, logvar=logvar
+    )
 
 
 def standard_log_prior(z: torch.Tensor) -> torch.Tensor:
@@ -248,8 +262,9 @@ def ssl_log_prior(z: torch.Tensor, sigma2: float = 0.15, s2: float | None = 1.0)
     return ssl_log_prior_terms(z, sigma2, s2)["log_prior"]
 
 
-def expected_ssl_log_prior(mu: torch.Tensor, logvar: torch.Tensor, sigma2: float = 0.15,
-                           s2: float | None = 1.0) -> torch.Tensor:
+def expected_ssl_log_prior(
+    mu: torch.Tensor, logvar: torch.Tensor, sigma2: float = 0.15, s2: float | None = 1.0
+) -> torch.Tensor:
     r""":math:`\mathbb E_{\prod_j \mathcal N(z_j;\mu_j,\mathrm{diag}\,v_j)} \log p(z_{1:J})` in closed form.
 
     Uses :math:`\mathbb E \sum_j\lVert z_j - \bar z\rVert^2 = \sum_j \lVert\mu_j - \bar\mu\rVert^2
@@ -282,8 +297,9 @@ def expected_ssl_log_prior(mu: torch.Tensor, logvar: torch.Tensor, sigma2: float
     return _checks.finite_output(out, "expected_ssl_log_prior", mu=mu, logvar=logvar)
 
 
-def mixture_log_posterior(z: torch.Tensor, means: torch.Tensor, sigma2: float,
-                          exclude: torch.Tensor | None = None) -> torch.Tensor:
+def mixture_log_posterior(
+    z: torch.Tensor, means: torch.Tensor, sigma2: float, exclude: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Log posterior :math:`\log p(y = k \mid z)` of an equal-weight isotropic Gaussian mixture.
 
     :math:`p(y = k\mid z) = \exp(-\lVert z - \mu_k\rVert^2/2\sigma^2) / \sum_{k'} \exp(-\lVert z - \mu_{k'}\rVert^2/2\sigma^2)`,
@@ -313,8 +329,10 @@ def mixture_log_posterior(z: torch.Tensor, means: torch.Tensor, sigma2: float,
     _checks.tensor(means, "means", ndim=2)
     _checks.compatible(z=z, means=means)
     if z.shape[1] < 1 or means.shape[0] < 1:
-        raise ValueError(f"z needs at least one column and means at least one row, got shapes {tuple(z.shape)} "
-                         f"and {tuple(means.shape)}")
+        raise ValueError(
+            f"z needs at least one column and means at least one row, got shapes {tuple(z.shape)} "
+            f"and {tuple(means.shape)}"
+        )
     if z.shape[1] != means.shape[1]:
         raise ValueError(f"z and means must have the same dimension, got {z.shape[1]} and {means.shape[1]}")
     sig2 = _checks.positive(sigma2, "sigma2")
@@ -331,8 +349,9 @@ def mixture_log_posterior(z: torch.Tensor, means: torch.Tensor, sigma2: float,
         logits = logits.masked_fill(exclude, float("-inf"))
     out = torch.log_softmax(logits, dim=1)
     # excluded entries are -inf by design; every other entry must be finite
-    _checks.finite_output(out if exclude is None else out.masked_fill(exclude, 0.0), "mixture_log_posterior",
-                          z=z, means=means)
+    _checks.finite_output(
+        out if exclude is None else out.masked_fill(exclude, 0.0), "mixture_log_posterior", z=z, means=means
+    )
     return out
 
 
@@ -389,7 +408,7 @@ def within_group_variance_share(z: object) -> float:
     sd[sd < 1e-12] = 1.0
     s = (a - flat.mean(0)) / sd
     within = ((s - s.mean(1, keepdims=True)) ** 2).sum()
-    total = (s ** 2).sum()
+    total = (s**2).sum()
     return float(within / total) if total > 0 else 0.0
 
 
@@ -418,8 +437,9 @@ class GaussianEncoder(nn.Module):
         Log-variances are clamped to this interval for numerical safety.
     """
 
-    def __init__(self, d_in: int, hidden: Sequence[int], latent: int,
-                 logvar_range: tuple[float, float] = (-12.0, 6.0)) -> None:
+    def __init__(
+        self, d_in: int, hidden: Sequence[int], latent: int, logvar_range: tuple[float, float] = (-12.0, 6.0)
+    ) -> None:
         super().__init__()
         widths = _widths(hidden)
         if not widths:
@@ -478,8 +498,10 @@ class Decoder(nn.Module):
             raise ValueError(f"z must have {self.latent} features in its last dimension, got shape {tuple(z.shape)}")
         weight = self.net.layers[0][0].weight
         if z.dtype != weight.dtype or z.device != weight.device:
-            raise TypeError(f"z must have the decoder's dtype and device ({weight.dtype}, {weight.device}), got "
-                            f"{z.dtype}, {z.device}")
+            raise TypeError(
+                f"z must have the decoder's dtype and device ({weight.dtype}, {weight.device}), got "
+                f"{z.dtype}, {z.device}"
+            )
         lead = z.shape[:-1]
         return self.net(z.reshape(-1, self.latent)).reshape(*lead, self.d_out)
 
@@ -511,8 +533,15 @@ class VAE(nn.Module):
 
     prior = "standard"
 
-    def __init__(self, d_in: int, hidden: Sequence[int], latent: int, likelihood: str = "bernoulli",
-                 beta: float = 1.0, sigma_x2: float = 1.0) -> None:
+    def __init__(
+        self,
+        d_in: int,
+        hidden: Sequence[int],
+        latent: int,
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        sigma_x2: float = 1.0,
+    ) -> None:
         super().__init__()
         widths = _widths(hidden)
         self.encoder = GaussianEncoder(d_in, widths, latent)
@@ -571,11 +600,15 @@ class VAE(nn.Module):
         """
         _groups(views, "views")
         if views.shape[-1] != self.encoder.d_in:
-            raise ValueError(f"views must have {self.encoder.d_in} pixels in the last dimension, got shape {tuple(views.shape)}")
+            raise ValueError(
+                f"views must have {self.encoder.d_in} pixels in the last dimension, got shape {tuple(views.shape)}"
+            )
         weight = self.encoder.head.weight
         if views.dtype != weight.dtype or views.device != weight.device:
-            raise TypeError(f"views must have the model's dtype and device ({weight.dtype}, {weight.device}), got "
-                            f"{views.dtype}, {views.device}")
+            raise TypeError(
+                f"views must have the model's dtype and device ({weight.dtype}, {weight.device}), got "
+                f"{views.dtype}, {views.device}"
+            )
         if self.likelihood == "bernoulli":
             _unit_interval(views, "views")
         # every term is the public function, which checks its own inputs
@@ -611,8 +644,17 @@ class SimVAE(VAE):
 
     prior = "ssl"
 
-    def __init__(self, d_in: int, hidden: Sequence[int], latent: int, likelihood: str = "bernoulli",
-                 beta: float = 1.0, sigma_x2: float = 1.0, sigma2: float = 0.15, s2: float | None = 1.0) -> None:
+    def __init__(
+        self,
+        d_in: int,
+        hidden: Sequence[int],
+        latent: int,
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        sigma_x2: float = 1.0,
+        sigma2: float = 0.15,
+        s2: float | None = 1.0,
+    ) -> None:
         super().__init__(d_in, hidden, latent, likelihood, beta, sigma_x2)
         self.sigma2 = _checks.positive(sigma2, "sigma2")
         self.s2 = None if s2 is None else _checks.positive(s2, "s2")

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from bookext.toc import toc_chapters
 from built_book import ROOT
+
+from bookext.toc import toc_chapters
 
 CHAPTERS = toc_chapters(ROOT)
 MAX_CELL_LINES = 45  # "at most about 40"
@@ -64,14 +65,19 @@ def test_sections_in_order(path):
     at = 0
     for name, pattern in ORDER:
         m = re.compile(pattern, re.M).search(text, at)
-        assert m, f"{path.name}: no '{name}' section after line {text.count(chr(10), 0, at) + 1} (see book/_template.md)"
+        assert m, (
+            f"{path.name}: no '{name}' section after line {text.count(chr(10), 0, at) + 1} (see book/_template.md)"
+        )
         at = m.end()
     note = re.search(r"^```\{note\}.*?^```", text, re.M | re.S)
-    assert note and "reconstruct" in note.group(0).lower(), f"{path.name}: the first note must be the reconstruction note"
+    assert note and "reconstruct" in note.group(0).lower(), (
+        f"{path.name}: the first note must be the reconstruction note"
+    )
     prereq = re.search(r"^\*\*Prerequisites\.\*\*(.*?)\n\n", text, re.M | re.S)
-    assert prereq and re.search(r"\b(second|minute)s?\b|\d+ ?s\b", prereq.group(1)), \
+    assert prereq and re.search(r"\b(second|minute)s?\b|\d+ ?s\b", prereq.group(1)), (
         f"{path.name}: the prerequisites do not say how long the chapter takes to run"
-    claims = text[re.search(r"^## The claims\s*$", text, re.M).end():]
+    )
+    claims = text[re.search(r"^## The claims\s*$", text, re.M).end() :]
     claims = claims[: re.search(r"^## ", claims, re.M).start()]
     assert re.search(r"\*\*C1\.\*\*", claims), f"{path.name}: The claims does not list C1..Cn"
     assert re.search(r"`[a-z]+-[a-z0-9-]+`", claims), f"{path.name}: The claims does not name the keys that test them"
@@ -107,6 +113,7 @@ def test_code_cells_are_short_and_hold_no_timing_or_test_code(path):
     for line, body in _code_cells(_text(path)):
         code = "\n".join(body)
         assert len(body) <= MAX_CELL_LINES, f"{path.name}:{line}: a code cell of {len(body)} lines (at most ~40)"
-        assert not re.search(r"time\.perf_counter|time\.time\(\)|^%%?time", code, re.M), \
+        assert not re.search(r"time\.perf_counter|time\.time\(\)|^%%?time", code, re.M), (
             f"{path.name}:{line}: timing code in the narrative (benchmarks live in tools/)"
+        )
         assert not re.search(r"^\s*(import pytest|from pytest)", code, re.M), f"{path.name}:{line}: test code"

@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import functools
 import http.server
-import json
 import os
 import re
 import shutil
@@ -74,8 +73,10 @@ def _skip_reason() -> str | None:
     if stale and (not os.environ.get("SSLBOOK_HTML") or not (HTML / "index.html").exists()):
         return stale
     if CHROMIUM is None or CHROMEDRIVER is None:
-        return ("Chromium or ChromeDriver not found: install Debian's `chromium` and `chromium-driver` "
-                "(`bash .ci/browser-setup`) or set SSLBOOK_CHROMIUM / SSLBOOK_CHROMEDRIVER")
+        return (
+            "Chromium or ChromeDriver not found: install Debian's `chromium` and `chromium-driver` "
+            "(`bash .ci/browser-setup`) or set SSLBOOK_CHROMIUM / SSLBOOK_CHROMEDRIVER"
+        )
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -110,9 +111,14 @@ def chapter_pages() -> list[str]:
 
 # ----------------------------------------------------------------------------------- fixtures
 
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".ipynb": "application/x-ipynb+json", ".md": "text/markdown", ".js": "text/javascript"}
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".ipynb": "application/x-ipynb+json",
+        ".md": "text/markdown",
+        ".js": "text/javascript",
+    }
 
     def log_message(self, *args):  # keep the test output readable
         pass
@@ -143,18 +149,31 @@ def browser(downloads):
     profile = tempfile.mkdtemp(prefix="sslbook-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-extensions",
-                 "--disable-features=Translate,OptimizationHints,MediaRouter",
-                 "--window-size=1280,900", "--hide-scrollbars", "--force-device-scale-factor=1",
-                 f"--user-data-dir={profile}",
-                 # offline: no host name resolves but localhost (the book is served on 127.0.0.1)
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-features=Translate,OptimizationHints,MediaRouter",
+        "--window-size=1280,900",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        f"--user-data-dir={profile}",
+        # offline: no host name resolves but localhost (the book is served on 127.0.0.1)
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
+    opts.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     # The driver is given explicitly, so selenium never tries to download one.
     service = Service(executable_path=CHROMEDRIVER, log_output=os.devnull)
     driver = webdriver.Chrome(options=opts, service=service)
@@ -168,13 +187,15 @@ def browser(downloads):
 
 # ----------------------------------------------------------------------------------- helpers
 
+
 def _console_errors(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
 
 
 def _open(driver, url: str, mode: str) -> None:
-    driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
-                           {"features": [{"name": "prefers-color-scheme", "value": mode}]})
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": mode}]}
+    )
     driver.get_log("browser")  # drop what earlier pages logged
     driver.get(url)
     for _ in range(200):
@@ -260,8 +281,9 @@ def _screenshot(driver, path: Path) -> list[Path]:
         old.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 1280, "height": tile, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": tile, "deviceScaleFactor": 1, "mobile": False}
+    )
     try:
         for k, top in enumerate(range(0, max(height, 1), tile)):
             driver.execute_script("window.scrollTo(0, arguments[0])", top)
@@ -277,6 +299,7 @@ def _screenshot(driver, path: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------------- tests
+
 
 @needs_browser
 @pytest.mark.parametrize("mode", MODES)
@@ -302,8 +325,9 @@ def test_page_renders_offline(browser, server, page, mode):
         hits = [m.group(0) for m in pattern.finditer(math["text"])]
         if hits:
             at = pattern.search(math["text"]).start()
-            problems.append(f"raw {what} left in the text ({len(hits)}x), e.g. "
-                            f"{math['text'][max(0, at - 40):at + 60]!r}")
+            problems.append(
+                f"raw {what} left in the text ({len(hits)}x), e.g. {math['text'][max(0, at - 40) : at + 60]!r}"
+            )
 
     images = driver.execute_async_script(_IMAGES_JS)
     broken = [i["src"][:120] for i in images if not i["ok"]]
@@ -315,8 +339,10 @@ def test_page_renders_offline(browser, server, page, mode):
             if info["ok"] and info["figure"]:
                 clear = driver.execute_script(_OPAQUE_JS, element)
                 if clear > 0.01:
-                    problems.append(f"figure with a transparent background ({clear:.0%} of its pixels), "
-                                    f"unreadable in dark mode: {info['src'][:120]}")
+                    problems.append(
+                        f"figure with a transparent background ({clear:.0%} of its pixels), "
+                        f"unreadable in dark mode: {info['src'][:120]}"
+                    )
 
     theme = driver.execute_script("return document.documentElement.dataset.theme")
     if theme != mode:
@@ -330,8 +356,10 @@ def test_page_renders_offline(browser, server, page, mode):
     assert not problems, f"{page} ({mode} mode):\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.skipif(SKIP is not None or bool(os.environ.get("SSLBOOK_HTML")),
-                    reason="checks the book's own build (_build/html) against _toc.yml")
+@pytest.mark.skipif(
+    SKIP is not None or bool(os.environ.get("SSLBOOK_HTML")),
+    reason="checks the book's own build (_build/html) against _toc.yml",
+)
 def test_every_chapter_of_the_toc_is_checked():
     """The pages tested above are those of the build; every chapter of _toc.yml must be among them."""
     from bookext.toc import toc_chapters
@@ -373,13 +401,17 @@ def test_chapter_notebook_downloads_and_opens(browser, server, downloads, page):
     nbformat.validate(nb)
     source = HTML / "_sources" / Path(page).with_suffix(".md")
     expected = [c.source.strip() for c in jupytext.read(source).cells if c.cell_type == "code"]
-    got = [c.source.strip() for c in nb.cells if c.cell_type == "code"
-           and "sslbook-setup" not in c.get("metadata", {}).get("tags", [])]
+    got = [
+        c.source.strip()
+        for c in nb.cells
+        if c.cell_type == "code" and "sslbook-setup" not in c.get("metadata", {}).get("tags", [])
+    ]
     assert got == expected, "the downloaded notebook's code cells differ from the chapter's"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     if expected:
-        assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+        assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
             "the downloaded notebook carries none of the build's outputs"
+        )
 
     # the .md source, byte for byte the one the page was built from
     link = driver.find_element("css selector", "a.sslbook-download-source")
@@ -392,8 +424,12 @@ def test_chapter_notebook_downloads_and_opens(browser, server, downloads, page):
     assert any(h and h.endswith(f"_notebooks/{Path(page).with_suffix('.ipynb')}") for h in menu), menu
 
     # Colab and Binder open the notebook (.ipynb), never the .md source
-    launch = [a.get_attribute("href") for a in driver.find_elements(
-        "css selector", ".dropdown-launch-buttons a, a.sslbook-launch-colab, a.sslbook-launch-binder")]
+    launch = [
+        a.get_attribute("href")
+        for a in driver.find_elements(
+            "css selector", ".dropdown-launch-buttons a, a.sslbook-launch-colab, a.sslbook-launch-binder"
+        )
+    ]
     launch = [h for h in launch if h and ("colab" in h or "binder" in h)]
     assert launch, "no Colab/Binder link on the page"
     nb_path = str(Path(page).with_suffix(".ipynb"))
@@ -407,15 +443,24 @@ def test_chapter_notebook_downloads_and_opens(browser, server, downloads, page):
 
 # ------------------------------------------------- the extension's pieces (no build, no browser)
 
+
 def _app(tmp_path, theme_options):
     from types import SimpleNamespace
 
     return SimpleNamespace(config=SimpleNamespace(html_theme_options=theme_options), outdir=str(tmp_path / "html"))
 
 
-OPTIONS = {"repository_url": "https://github.com/sslbook/sslbook", "repository_branch": "main", "path_to_docs": "",
-           "launch_buttons": {"notebook_branch": "notebooks", "notebook_interface": "jupyterlab",
-                              "colab_url": "https://colab.research.google.com", "binderhub_url": "https://mybinder.org"}}
+OPTIONS = {
+    "repository_url": "https://github.com/sslbook/sslbook",
+    "repository_branch": "main",
+    "path_to_docs": "",
+    "launch_buttons": {
+        "notebook_branch": "notebooks",
+        "notebook_interface": "jupyterlab",
+        "colab_url": "https://colab.research.google.com",
+        "binderhub_url": "https://mybinder.org",
+    },
+}
 
 
 def test_launch_links_open_the_notebook_on_the_notebook_branch(tmp_path):
@@ -424,7 +469,8 @@ def test_launch_links_open_the_notebook_on_the_notebook_branch(tmp_path):
     urls = sphinxext._launch_urls(_app(tmp_path, OPTIONS), "book/foundations")
     assert urls == {
         "Colab": "https://colab.research.google.com/github/sslbook/sslbook/blob/notebooks/book/foundations.ipynb",
-        "Binder": "https://mybinder.org/v2/gh/sslbook/sslbook/notebooks?urlpath=lab/tree/book/foundations.ipynb"}
+        "Binder": "https://mybinder.org/v2/gh/sslbook/sslbook/notebooks?urlpath=lab/tree/book/foundations.ipynb",
+    }
     assert sphinxext._launch_urls(_app(tmp_path, {**OPTIONS, "repository_url": ""}), "book/foundations") == {}
     no_branch = {**OPTIONS, "launch_buttons": {**OPTIONS["launch_buttons"], "notebook_branch": ""}}
     assert "/blob/main/book/x.ipynb" in sphinxext._launch_urls(_app(tmp_path, no_branch), "book/x")["Colab"]
@@ -436,12 +482,23 @@ def test_outputs_are_merged_by_cell_source_and_a_setup_cell_installs_sslbook(tmp
 
     from bookext import notebooks as sphinxext
 
-    nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("a = 1"), new_code_cell("b = 2"), new_code_cell("c")])
-    done = new_notebook(cells=[new_code_cell("a = 1", outputs=[new_output("stream", text="A")], execution_count=1),
-                               new_code_cell("other"),
-                               new_code_cell("b = 2\n", outputs=[new_output("stream", text="B")], execution_count=3)])
+    nb = new_notebook(
+        cells=[new_markdown_cell("# t"), new_code_cell("a = 1"), new_code_cell("b = 2"), new_code_cell("c")]
+    )
+    done = new_notebook(
+        cells=[
+            new_code_cell("a = 1", outputs=[new_output("stream", text="A")], execution_count=1),
+            new_code_cell("other"),
+            new_code_cell("b = 2\n", outputs=[new_output("stream", text="B")], execution_count=3),
+        ]
+    )
     assert sphinxext._merge_outputs(nb, done) == 2
-    assert [c.get("outputs", [{}])[0].get("text") if c.get("outputs") else None for c in nb.cells] == [None, "A", "B", None]
+    assert [c.get("outputs", [{}])[0].get("text") if c.get("outputs") else None for c in nb.cells] == [
+        None,
+        "A",
+        "B",
+        None,
+    ]
     assert nb.cells[2].execution_count == 3
     cell = sphinxext._setup_cell(_app(tmp_path, OPTIONS))
     assert sphinxext.SETUP_TAG in cell.metadata["tags"]
@@ -456,8 +513,18 @@ def test_repeated_inline_scripts_are_dropped():
     from bookext import offline as sphinxext
 
     thebe = "const THEBE_JS_URL = 1"
-    context = {"script_files": [_JavaScript("_static/a.js"), _JavaScript(None, body=thebe), _JavaScript("", body=thebe),
-                                _JavaScript("_static/a.js"), _JavaScript("", body="var x = 1")]}
+    context = {
+        "script_files": [
+            _JavaScript("_static/a.js"),
+            _JavaScript(None, body=thebe),
+            _JavaScript("", body=thebe),
+            _JavaScript("_static/a.js"),
+            _JavaScript("", body="var x = 1"),
+        ]
+    }
     sphinxext._dedupe_scripts(context)
     assert [(js.filename, js.attributes.get("body")) for js in context["script_files"]] == [
-        ("_static/a.js", None), (None, thebe), ("", "var x = 1")]
+        ("_static/a.js", None),
+        (None, thebe),
+        ("", "var x = 1"),
+    ]

@@ -73,8 +73,9 @@ def test_claim_records_and_raises(monkeypatch, tmp_path):
     monkeypatch.setenv("SSLBOOK_CLAIMS_LOG", str(log))
     monkeypatch.setenv("SSLBOOK_SEED", "2")
     claims.clear()
-    r = claims.claim("rank stays high", torch.tensor(7.5), ">=", 6, quantity="effective rank", key="rank",
-                     kind="theorem")
+    r = claims.claim(
+        "rank stays high", torch.tensor(7.5), ">=", 6, quantity="effective rank", key="rank", kind="theorem"
+    )
     assert r.passed and r.seed == 2 and r.value == 7.5 and "PASS" in r.describe() and "✔" in r.markdown()
     assert r.kind == "theorem" and r.margin == 1.5 and r.control_value is None
     claims.claim("in range", np.float64(0.5), "in", (0.0, 1.0), quantity="x", key="range", kind="identity")
@@ -91,15 +92,27 @@ def test_claim_records_and_raises(monkeypatch, tmp_path):
 
 
 def _repro(value, control, **kw):
-    return claims.claim("trained beats init", value, ">", 0.5, quantity="acc", key="r", kind="reproduction",
-                        control=claims.Control(control, "at initialisation"), source="text: the text asks 0.5", **kw)
+    return claims.claim(
+        "trained beats init",
+        value,
+        ">",
+        0.5,
+        quantity="acc",
+        key="r",
+        kind="reproduction",
+        control=claims.Control(control, "at initialisation"),
+        source="text: the text asks 0.5",
+        **kw,
+    )
 
 
 def test_a_reproduction_holds_only_when_its_control_fails():
     r = _repro(0.9, 0.2, budgets={"SSL": "100 steps", "SL": "100 steps"})
     assert r.passed and r.control_passed is False and r.control_value == 0.2 and r.budgets["SL"] == "100 steps"
     assert claims.check_record(dataclasses.asdict(r)) == []
-    with pytest.raises(claims.ClaimFailed, match=r"'r'.*control \(at initialisation\) = 0.8 also meets > 0.5.*measured 0.9"):
+    with pytest.raises(
+        claims.ClaimFailed, match=r"'r'.*control \(at initialisation\) = 0.8 also meets > 0.5.*measured 0.9"
+    ):
         _repro(0.9, 0.8)
     bad = claims.records()[-1]
     assert not bad.passed and bad.control_passed
@@ -121,8 +134,9 @@ def test_claim_kinds_controls_and_sources_are_validated():
     with pytest.raises(TypeError, match="control must be a sslbook.claims.Control"):
         claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=0.1, source="text: x", **base)
     with pytest.raises(ValueError, match="control.value is NaN"):
-        claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=claims.Control(float("nan"), "c"),
-                     source="text: x", **base)
+        claims.claim(
+            "s", 1.0, ">", 0.0, kind="reproduction", control=claims.Control(float("nan"), "c"), source="text: x", **base
+        )
     with pytest.raises(ValueError, match="control.what"):
         claims.claim("s", 1.0, ">", 0.0, kind="reproduction", control=claims.Control(-1.0, " "), source="text", **base)
     with pytest.raises(ValueError, match="source is required"):
@@ -134,13 +148,27 @@ def test_claim_kinds_controls_and_sources_are_validated():
     with pytest.raises(ValueError, match="value is NaN"):
         claims.claim("s", float("nan"), "<", 1.0, kind="identity", **base)
     assert claims.check_record({"key": "x", "value": 1.0, "op": ">", "threshold": 0.0, "passed": True}) == [
-        "claim 'x': kind None is not one of ('identity', 'theorem', 'reproduction', 'breakdown')"]
-    assert "a reproduction without a control" in " ".join(claims.check_record(
-        {"key": "x", "kind": "reproduction", "value": 1.0, "op": ">", "threshold": 0.0, "passed": True, "source": "t"}))
+        "claim 'x': kind None is not one of ('identity', 'theorem', 'reproduction', 'breakdown')"
+    ]
+    assert "a reproduction without a control" in " ".join(
+        claims.check_record(
+            {
+                "key": "x",
+                "kind": "reproduction",
+                "value": 1.0,
+                "op": ">",
+                "threshold": 0.0,
+                "passed": True,
+                "source": "t",
+            }
+        )
+    )
 
 
-@pytest.mark.parametrize("op,thr,value,ok", [("<", 1, 0.5, True), ("<=", 1, 1, True), (">", 1, 1, False),
-                                              (">=", 1, 1, True), ("in", (0, 1), 1.5, False)])
+@pytest.mark.parametrize(
+    "op,thr,value,ok",
+    [("<", 1, 0.5, True), ("<=", 1, 1, True), (">", 1, 1, False), (">=", 1, 1, True), ("in", (0, 1), 1.5, False)],
+)
 def test_claim_operators(op, thr, value, ok):
     if ok:
         assert claims.claim("s", value, op, thr, quantity="q", key="k", kind="identity").passed

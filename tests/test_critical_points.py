@@ -14,6 +14,7 @@ f64 = torch.float64
 def quadratic(q, b):
     def f(x):
         return 0.5 * ((x @ q) * x).sum(-1) + x @ b
+
     return f
 
 
@@ -44,8 +45,12 @@ def test_batched_hessian_equals_pointwise_and_finite_differences():
     for i in range(3):
         assert torch.allclose(hb[i], cp.hessian(f, xs[i]))
         eps = 1e-5
-        fd = torch.stack([(cp.gradient(f, xs[i] + eps * e) - cp.gradient(f, xs[i] - eps * e)) / (2 * eps)
-                          for e in torch.eye(2, dtype=f64)])
+        fd = torch.stack(
+            [
+                (cp.gradient(f, xs[i] + eps * e) - cp.gradient(f, xs[i] - eps * e)) / (2 * eps)
+                for e in torch.eye(2, dtype=f64)
+            ]
+        )
         assert torch.allclose(hb[i], fd, atol=1e-6)
 
 
@@ -163,7 +168,9 @@ def test_certificate_for_a_gradient_with_a_batched_hessian():
 
 def test_certificate_fails_when_the_jacobian_varies_too_much():
     F = lambda x: x**2 - 0.5  # zero at sqrt(0.5), far from x0 = 0.2 relative to the curvature
-    cert = cp.inverse_function_certificate(F, torch.tensor([0.2], dtype=f64), generator=torch.Generator().manual_seed(3))
+    cert = cp.inverse_function_certificate(
+        F, torch.tensor([0.2], dtype=f64), generator=torch.Generator().manual_seed(3)
+    )
     assert not cert.holds and cert.ratio > 1
 
 

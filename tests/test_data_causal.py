@@ -29,8 +29,18 @@ def test_shapes_labels_and_mixing():
 
 
 def test_latent_statistics_follow_the_model():
-    d = causal_data(20000, n_classes=4, d_signal=3, d_detail=5, d_style=6, signal_noise=0.5, detail_scale=0.3,
-                    style_scale=2.0, generator=gen(2), dtype=torch.float64)
+    d = causal_data(
+        20000,
+        n_classes=4,
+        d_signal=3,
+        d_detail=5,
+        d_style=6,
+        signal_noise=0.5,
+        detail_scale=0.3,
+        style_scale=2.0,
+        generator=gen(2),
+        dtype=torch.float64,
+    )
     resid = d.signal - d.means[d.y]
     assert resid.std().item() == pytest.approx(0.5, rel=0.03)
     assert d.detail.std().item() == pytest.approx(0.3, rel=0.03)

@@ -83,17 +83,20 @@ def test_to_device_copy():
     assert d.train.device.type == "cpu" and d.source == "digits"
 
 
-@pytest.mark.parametrize("kwargs, err", [
-    ({"source": "cifar"}, ValueError),
-    ({"source": 3}, TypeError),
-    ({"size": 9}, ValueError),
-    ({"size": 0}, ValueError),
-    ({"size": 4.0}, TypeError),
-    ({"test_fraction": 0.0}, ValueError),
-    ({"test_fraction": 1.0}, ValueError),
-    ({"test_fraction": 1e-6}, ValueError),
-    ({"seed": -1}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, err",
+    [
+        ({"source": "cifar"}, ValueError),
+        ({"source": 3}, TypeError),
+        ({"size": 9}, ValueError),
+        ({"size": 0}, ValueError),
+        ({"size": 4.0}, TypeError),
+        ({"test_fraction": 0.0}, ValueError),
+        ({"test_fraction": 1.0}, ValueError),
+        ({"test_fraction": 1e-6}, ValueError),
+        ({"seed": -1}, ValueError),
+    ],
+)
 def test_load_validation(kwargs, err):
     with pytest.raises(err):
         load_digit_images(**kwargs)

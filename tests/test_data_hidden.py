@@ -19,7 +19,7 @@ def test_shapes_types_and_ground_truth():
     assert s.y.shape == (100,) and s.y.dtype == torch.int64 and s.z.dtype == torch.int64
     assert set(s.y.tolist()) <= {0, 1} and set(s.z.tolist()) <= {0, 1}
     assert s.n == 100 and s.d == 10 and s.hidden == "onoff"
-    assert math.isclose(s.noise, 10 ** -1.5)
+    assert math.isclose(s.noise, 10**-1.5)
     expected = torch.zeros(4, 10, dtype=torch.float64)
     expected[:, 0] = torch.tensor([1.0, 1.0, -1.0, -1.0])
     expected[:, 1] = torch.tensor([0.0, 7.0, 0.0, 7.0])
@@ -112,12 +112,22 @@ def test_views_are_reproducible():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 
-@pytest.mark.parametrize("kwargs, err", [
-    (dict(n=0), ValueError), (dict(n=2.5), TypeError), (dict(d=1), ValueError),
-    (dict(tau=-1.0), ValueError), (dict(tau="7"), TypeError), (dict(noise=-0.1), ValueError),
-    (dict(p_hidden=1.5), ValueError), (dict(hidden="odd"), ValueError), (dict(hidden=3), TypeError),
-    (dict(noise_kind="anisotropic"), ValueError), (dict(dtype=torch.int64), TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs, err",
+    [
+        (dict(n=0), ValueError),
+        (dict(n=2.5), TypeError),
+        (dict(d=1), ValueError),
+        (dict(tau=-1.0), ValueError),
+        (dict(tau="7"), TypeError),
+        (dict(noise=-0.1), ValueError),
+        (dict(p_hidden=1.5), ValueError),
+        (dict(hidden="odd"), ValueError),
+        (dict(hidden=3), TypeError),
+        (dict(noise_kind="anisotropic"), ValueError),
+        (dict(dtype=torch.int64), TypeError),
+    ],
+)
 def test_generator_validation(kwargs, err):
     with pytest.raises(err):
         hidden_feature_data(**kwargs)

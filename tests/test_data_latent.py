@@ -1,6 +1,5 @@
 """The planted-subspace data generator: ground truth, seeding, population matrices, validation."""
 
-import numpy as np
 import pytest
 import torch
 

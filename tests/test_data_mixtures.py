@@ -27,6 +27,7 @@ def span_distance(a, b):
 
 # --- gaussian_mixture keeps its behaviour --------------------------------------------------------
 
+
 def test_gaussian_mixture_shapes_and_moments():
     means, cov = params(d=4, k=3)
     w = torch.tensor([0.2, 0.3, 0.5], dtype=D)
@@ -69,12 +70,13 @@ def test_gaussian_mixture_validation():
 
 # --- scatter, LDA, Fisher subspace ---------------------------------------------------------------
 
+
 def test_between_class_scatter_matches_loop():
     means, _ = params(d=5, k=4)
     w = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=D)
     mbar = sum(w[i] * means[i] for i in range(4))
     ref = sum(w[i] * torch.outer(means[i] - mbar, means[i] - mbar) for i in range(4))
-    got = data.between_class_scatter(means + 7.0, w)     # translation invariant
+    got = data.between_class_scatter(means + 7.0, w)  # translation invariant
     assert torch.allclose(got, ref, atol=1e-10)
     assert torch.linalg.matrix_rank(got) == 3
 
@@ -87,7 +89,7 @@ def test_lda_directions_solve_the_generalised_eigenproblem():
     assert bool((rho[:-1] >= rho[1:]).all()) and bool((rho > 0).all())
     assert torch.allclose(m @ v, cov @ v * rho, atol=1e-9)
     assert torch.allclose(v.T @ cov @ v, torch.eye(3, dtype=D), atol=1e-9)
-    c = cov + m    # same vectors for the total scatter, lambda = rho / (1 + rho)
+    c = cov + m  # same vectors for the total scatter, lambda = rho / (1 + rho)
     lam = rho / (1 + rho)
     assert torch.allclose(m @ v, c @ v * lam, atol=1e-9)
 
@@ -97,7 +99,7 @@ def test_fisher_subspace_is_span_of_sigma_inverse_means():
     f = data.fisher_subspace(means, cov)
     assert f.shape == (8, 3) and f.dtype == D
     assert torch.allclose(f.T @ f, torch.eye(3, dtype=D), atol=1e-10)
-    direct = torch.linalg.solve(cov, (means - means.mean(0)).T)          # (d, k), rank k - 1
+    direct = torch.linalg.solve(cov, (means - means.mean(0)).T)  # (d, k), rank k - 1
     assert span_distance(f, torch.linalg.svd(direct, full_matrices=False)[0][:, :3]) < 1e-8
     # first column is the top LDA direction
     _, v = data.lda_directions(means, cov)
@@ -131,6 +133,7 @@ def test_lda_validation():
 
 # --- generators of the paper's mixtures ----------------------------------------------------------
 
+
 def test_spiked_covariance():
     c = data.spiked_covariance(10, n_spikes=3, spike_var=25.0, generator=gen())
     assert c.shape == (10, 10) and torch.allclose(c, c.T)
@@ -138,8 +141,12 @@ def test_spiked_covariance():
     assert float(ev.min()) >= 0.5 - 1e-9
     assert bool((ev[-3:] >= 25.5 - 1e-9).all()) and float(ev[-4]) <= 1.5 + 1e-9
     assert torch.allclose(data.spiked_covariance(4, 0, 0.0, 1.0, 1.0), torch.eye(4, dtype=D))
-    for kwargs, match in (({"n_spikes": 11}, "n_spikes"), ({"spike_var": -1.0}, "spike_var"),
-                          ({"diag_low": 2.0, "diag_high": 1.0}, "diag_high"), ({"diag_low": 0.0}, "diag_low")):
+    for kwargs, match in (
+        ({"n_spikes": 11}, "n_spikes"),
+        ({"spike_var": -1.0}, "spike_var"),
+        ({"diag_low": 2.0, "diag_high": 1.0}, "diag_high"),
+        ({"diag_low": 0.0}, "diag_low"),
+    ):
         with pytest.raises(ValueError, match=match):
             data.spiked_covariance(10, **kwargs)
 
@@ -159,6 +166,7 @@ def test_separated_means():
 
 # --- same-component pairs ------------------------------------------------------------------------
 
+
 def test_same_component_pairs_moments():
     means, cov = params(d=4, k=3, spike=5.0)
     prs = data.SameComponentPairs(means, cov)
@@ -170,7 +178,7 @@ def test_same_component_pairs_moments():
     scale = float(mom["total"].abs().max())
     assert torch.allclose(b.x1.T @ b.x2 / b.n, mom["cross"], atol=0.04 * scale)
     assert torch.allclose(b.x1.T @ b.x1 / b.n, mom["total"], atol=0.04 * scale)
-    diff = b.x1 - b.x2          # pairs reveal the within-class covariance: E[(x - x+)(x - x+)^T] = 2 Sigma
+    diff = b.x1 - b.x2  # pairs reveal the within-class covariance: E[(x - x+)(x - x+)^T] = 2 Sigma
     assert torch.allclose(diff.T @ diff / (2 * b.n), cov, atol=0.04 * scale)
     assert torch.allclose(prs.fisher_subspace(), data.fisher_subspace(means, cov))
 
@@ -206,6 +214,7 @@ def test_same_component_pairs_mixture_and_validation():
 
 # --- two-modality mixture ------------------------------------------------------------------------
 
+
 def two_modalities(seed=0):
     g = gen(seed)
     c1 = data.spiked_covariance(9, 2, 10.0, generator=g)
@@ -218,7 +227,7 @@ def test_two_modality_structure():
     assert tm.k == 3 and tm.dims == (9, 7) and tm.n_private == (3, 2)
     for j in (1, 2):
         a, b = tm.means(j)
-        half_inv = torch.linalg.inv(torch.linalg.cholesky(tm.cov(j)))     # any whitening works for orthogonality
+        half_inv = torch.linalg.inv(torch.linalg.cholesky(tm.cov(j)))  # any whitening works for orthogonality
         cov_inv = torch.linalg.inv(tm.cov(j))
         assert torch.allclose(a @ cov_inv @ b.T, torch.zeros(a.shape[0], b.shape[0], dtype=D), atol=1e-9)
         assert torch.allclose(a.mean(0), torch.zeros(a.shape[1], dtype=D), atol=1e-10)
@@ -239,7 +248,7 @@ def test_two_modality_sample_and_labels():
     rx = s.x - a[s.c] - b[s.p]
     ry = s.y - e[s.c] - f[s.q]
     assert torch.allclose(rx.T @ rx / s.n, tm.cov(1), atol=0.3)
-    assert float((rx.T @ ry / s.n).abs().max()) < 0.1                      # modalities independent given c
+    assert float((rx.T @ ry / s.n).abs().max()) < 0.1  # modalities independent given c
     lab = tm.joint_labels(s, 1)
     means, weights = tm.component_means(1)
     assert int(lab.max()) == 8 and torch.allclose(weights.sum(), torch.tensor(1.0, dtype=D))

@@ -144,8 +144,9 @@ def test_two_layer_aligned_start_follows_the_mode_ode_and_blows_up_on_time():
     a, q, lam, _ = _sym_matrix(6, 5, spectrum=[2.0, 1.5, 1.0, 0.5, 0.0, -0.5])
     u0 = 0.4
     eta = 1e-4
-    run = dynamics.two_layer_gradient_descent(a, q[:, :3] * u0, torch.eye(3, dtype=D) * u0, eta, 50_000,
-                                              every=100, max_norm=1e6)
+    run = dynamics.two_layer_gradient_descent(
+        a, q[:, :3] * u0, torch.eye(3, dtype=D) * u0, eta, 50_000, every=100, max_norm=1e6
+    )
     t_star = dynamics.blowup_time(2.0, u0**2)
     assert run.stopped and float(run.t[-1]) == pytest.approx(t_star, rel=2e-3)
     # before blow-up the product is U_k diag(s(t)) with s from the closed form
@@ -248,7 +249,9 @@ def test_batched_kernel_ode_equals_separate_runs():
     phi1, s, g = _features(seed=1)
     phi2, _, _ = _features(seed=2)
     ks = torch.stack([phi1 @ phi1.T, phi2 @ phi2.T])
-    z0 = torch.stack([phi1 @ geometry.random_frame(60, 2, generator=g), phi2 @ geometry.random_frame(60, 2, generator=g)])
+    z0 = torch.stack(
+        [phi1 @ geometry.random_frame(60, 2, generator=g), phi2 @ geometry.random_frame(60, 2, generator=g)]
+    )
     both = dynamics.integrate_kernel_ode(z0, ks, s, 1.0, dt=0.01, every=25)
     assert both.w.shape == (5, 2, 30, 2)
     for i in range(2):

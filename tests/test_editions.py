@@ -1,6 +1,5 @@
 """Student and instructor editions: solutions removed (and only them), and the student edition runs."""
 
-import os
 import re
 from pathlib import Path
 
@@ -136,7 +135,9 @@ def test_student_edition_executes(chapter, tmp_path, request):
 
     editions.write_editions(ROOT, tmp_path, only=[chapter])
     nb = nbformat.read(tmp_path / "student" / f"{chapter}.ipynb", 4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
+    ).execute()
     assert any(o for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 

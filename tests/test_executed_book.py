@@ -12,9 +12,10 @@ import json
 import re
 
 import pytest
+from built_book import HTML, ROOT, require_build, stale_build_reason
+
 from bookext.chapters import chapter_problems, claim_records
 from bookext.toc import toc_chapters
-from built_book import HTML, ROOT, require_build, stale_build_reason
 
 STALE = stale_build_reason(HTML, ROOT)
 if STALE and require_build():
@@ -71,8 +72,9 @@ def test_ledger_counts_every_claim():
 def test_downloadable_notebook_reads_anywhere(chapter):
     """The shipped .ipynb is plain CommonMark + LaTeX: rendered by a plain CommonMark renderer (as
     Jupyter, Colab or GitHub would), no MyST role, directive or target is left."""
-    from bookext.plain import leftover_myst
     from markdown_it import MarkdownIt
+
+    from bookext.plain import leftover_myst
 
     nb = json.loads((HTML / "_notebooks" / "book" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
     md = MarkdownIt("commonmark")

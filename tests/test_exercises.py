@@ -36,23 +36,26 @@ def toy_keys(tmp_path, monkeypatch):
     return path
 
 
-@pytest.mark.parametrize("label, name, value, kind", [
-    ("t-ex-vec", "ex_vec", [1.5, -2.0, 3.25], "right"),
-    ("t-ex-vec", "ex_vec", [1.509, -1.991, 3.259], "right"),           # within the tolerance
-    ("t-ex-vec", "ex_vec", [1.9, -2.0, 3.25], "entries"),
-    ("t-ex-vec", "ex_vec", [-1.5, 2.0, -3.25], "sign"),
-    ("t-ex-vec", "ex_vec", [3.0, -4.0, 6.5], "factor"),
-    ("t-ex-vec", "ex_vec", [-2.0, 1.5, 3.25], "order"),
-    ("t-ex-vec", "ex_vec", [1.5, np.nan, 3.25], "not finite"),
-    ("t-ex-vec", "ex_vec", [1.5, -2.0], "shape"),
-    ("t-ex-vec", "ex_vec", "1.5", "type"),
-    ("t-ex-mat", "ex_mat", [[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]], "transposed"),
-    ("t-ex-mat", "ex_mat", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "shape"),
-    ("t-ex-num", "ex_num", 0.35, "close"),
-    ("t-ex-num", "ex_num", 7.0, "wrong"),
-    ("t-ex-word", "ex_word", " yes", "right"),
-    ("t-ex-word", "ex_word", "no", "wrong"),
-])
+@pytest.mark.parametrize(
+    "label, name, value, kind",
+    [
+        ("t-ex-vec", "ex_vec", [1.5, -2.0, 3.25], "right"),
+        ("t-ex-vec", "ex_vec", [1.509, -1.991, 3.259], "right"),  # within the tolerance
+        ("t-ex-vec", "ex_vec", [1.9, -2.0, 3.25], "entries"),
+        ("t-ex-vec", "ex_vec", [-1.5, 2.0, -3.25], "sign"),
+        ("t-ex-vec", "ex_vec", [3.0, -4.0, 6.5], "factor"),
+        ("t-ex-vec", "ex_vec", [-2.0, 1.5, 3.25], "order"),
+        ("t-ex-vec", "ex_vec", [1.5, np.nan, 3.25], "not finite"),
+        ("t-ex-vec", "ex_vec", [1.5, -2.0], "shape"),
+        ("t-ex-vec", "ex_vec", "1.5", "type"),
+        ("t-ex-mat", "ex_mat", [[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]], "transposed"),
+        ("t-ex-mat", "ex_mat", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "shape"),
+        ("t-ex-num", "ex_num", 0.35, "close"),
+        ("t-ex-num", "ex_num", 7.0, "wrong"),
+        ("t-ex-word", "ex_word", " yes", "right"),
+        ("t-ex-word", "ex_word", "no", "wrong"),
+    ],
+)
 def test_feedback_names_the_kind_of_wrong(toy_keys, label, name, value, kind):
     tol = None if label == "t-ex-word" else 0.01
     result = check(label, name, tol, namespace={name: value})
@@ -67,7 +70,7 @@ def test_feedback_names_the_kind_of_wrong(toy_keys, label, name, value, kind):
 
 def test_tolerance_is_honoured(toy_keys):
     rng = np.random.default_rng(0)
-    for dx in rng.uniform(-0.01, 0.01, 200):       # within tol: always right
+    for dx in rng.uniform(-0.01, 0.01, 200):  # within tol: always right
         assert check("t-ex-num", "ex_num", 0.01, namespace={"ex_num": 0.3 + dx}).passed
     for dx in rng.uniform(0.0201, 0.5, 200) * rng.choice([-1, 1], 200):  # beyond 2 tol: never
         assert not check("t-ex-num", "ex_num", 0.01, namespace={"ex_num": 0.3 + dx}).passed
@@ -126,7 +129,9 @@ def _toy_notebook(path: Path, answer: str | None):
     cells = [nbformat.v4.new_markdown_cell("**Exercise.** Compute the vector.")]
     if answer is not None:
         cells.append(nbformat.v4.new_code_cell(answer))
-    cells.append(nbformat.v4.new_code_cell('from sslbook.exercises import check\ncheck("t-ex-vec", "ex_vec", tol=0.01)'))
+    cells.append(
+        nbformat.v4.new_code_cell('from sslbook.exercises import check\ncheck("t-ex-vec", "ex_vec", tol=0.01)')
+    )
     nb = nbformat.v4.new_notebook(cells=cells, metadata={"sslbook": {"edition": "student", "source": "book/toy.md"}})
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -134,7 +139,9 @@ def _toy_notebook(path: Path, answer: str | None):
 
 def test_grade_command_scores_solved_and_blank(toy_keys, tmp_path):
     folder = tmp_path / "returned"
-    _toy_notebook(folder / "ada" / "toy.ipynb", "import numpy as np\nex_vec = np.array([1.5, -2.0, 3.25])\nex_word = 'yes'")
+    _toy_notebook(
+        folder / "ada" / "toy.ipynb", "import numpy as np\nex_vec = np.array([1.5, -2.0, 3.25])\nex_word = 'yes'"
+    )
     _toy_notebook(folder / "bob" / "toy.ipynb", None)
     _toy_notebook(folder / "cy" / "toy.ipynb", "ex_vec = [1.5, 2.0, 3.25]\nraise RuntimeError('oops')")
     out = tmp_path / "scores.csv"
@@ -158,7 +165,9 @@ def _execute(path, env=None):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, 4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
+    ).execute()
     return nb
 
 
@@ -187,7 +196,7 @@ def test_editions_pass_and_fail_every_check(chapter, tmp_path, request, monkeypa
     monkeypatch.delenv("SSLBOOK_CHECKS")
     found = _check_outputs(_execute(tmp_path / "student" / f"{chapter}.ipynb"))
     assert sorted(found) == sorted(labels)
-    for label, (result, text) in found.items():
+    for _label, (result, text) in found.items():
         assert not result["passed"] and result["kind"] == "missing", text
         assert text.startswith("✗") and "\n" not in text
 
@@ -212,21 +221,28 @@ def test_grade_command_on_a_real_chapter(tmp_path, request, monkeypatch):
     assert rows["blank"]["total"] == "0" and rows["blank"]["out_of"] == str(n)
 
 
-@pytest.mark.parametrize("value, kind", [
-    (np.array([1.5 + 3j, -2.0, 3.25]), "type"),      # the imaginary part used to be dropped: "right"
-    (np.array(["1.5", "-2", "3.25"]), "type"),         # strings used to be parsed: "right"
-    (None, "type"),                                    # used to read as NaN: "not finite"
-    ([1e308, -2.0, 3.25], "entries"),                  # x / tol used to overflow: OverflowError
-    ([torch.tensor(1.5, requires_grad=True)] * 3, "type"),  # numpy() of a tensor with grad: RuntimeError
-])
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        (np.array([1.5 + 3j, -2.0, 3.25]), "type"),  # the imaginary part used to be dropped: "right"
+        (np.array(["1.5", "-2", "3.25"]), "type"),  # strings used to be parsed: "right"
+        (None, "type"),  # used to read as NaN: "not finite"
+        ([1e308, -2.0, 3.25], "entries"),  # x / tol used to overflow: OverflowError
+        ([torch.tensor(1.5, requires_grad=True)] * 3, "type"),  # numpy() of a tensor with grad: RuntimeError
+    ],
+)
 def test_answers_that_used_to_be_misjudged_or_raise(toy_keys, value, kind):
     result = check("t-ex-vec", "ex_vec", 0.01, namespace={"ex_vec": value})
     assert result.kind == kind and not result.passed, result.message
 
 
 def test_a_wrong_call_is_feedback_in_a_notebook_and_an_error_under_strict(toy_keys, monkeypatch):
-    for args, arg in [((None, "ex_vec", 0.01), "label"), (("t-ex-vec", "1x", 0.01), "name"),
-                      (("t-ex-vec", "ex_vec", True), "tol"), (("t-ex-vec", "ex_vec", -1.0), "tol")]:
+    for args, arg in [
+        ((None, "ex_vec", 0.01), "label"),
+        (("t-ex-vec", "1x", 0.01), "name"),
+        (("t-ex-vec", "ex_vec", True), "tol"),
+        (("t-ex-vec", "ex_vec", -1.0), "tol"),
+    ]:
         result = check(*args, namespace={})
         assert result.kind == "usage" and not result.passed and arg in result.message
         monkeypatch.setenv("SSLBOOK_CHECKS", "strict")
@@ -237,9 +253,13 @@ def test_a_wrong_call_is_feedback_in_a_notebook_and_an_error_under_strict(toy_ke
 
 
 def test_helpers_validate_by_name(toy_keys, tmp_path, monkeypatch):
-    for args, err, arg in [(("t", "x", [1.0], True), TypeError, "tol"), (("t", "x", [np.nan], 0.1), ValueError, "value"),
-                           (("t", "x", [], 0.1), ValueError, "value"), (("t", "x", [1e300], 1e-10), ValueError, "tol"),
-                           (("t", "x", np.array([1 + 2j]), 0.1), TypeError, "value")]:
+    for args, err, arg in [
+        (("t", "x", [1.0], True), TypeError, "tol"),
+        (("t", "x", [np.nan], 0.1), ValueError, "value"),
+        (("t", "x", [], 0.1), ValueError, "value"),
+        (("t", "x", [1e300], 1e-10), ValueError, "tol"),
+        (("t", "x", np.array([1 + 2j]), 0.1), TypeError, "value"),
+    ]:
         with pytest.raises(err, match=arg):
             make_key(*args)
     with pytest.raises(TypeError, match="labels"):

@@ -42,11 +42,32 @@ import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sslbook import (config, critical_points, data, dynamics, exercises, geometry, losses, metrics, models, objectives,
-                     plotting, probing, train, umm, vae)
+from sslbook import (
+    config,
+    critical_points,
+    data,
+    dynamics,
+    exercises,
+    geometry,
+    losses,
+    metrics,
+    models,
+    objectives,
+    plotting,
+    probing,
+    train,
+    umm,
+    vae,
+)
 
-FUZZ = settings(max_examples=2, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=2,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.generate,),
+    suppress_health_check=list(HealthCheck),
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -109,14 +130,28 @@ def case(name):
     def register(fn):
         CASES[name] = fn
         return fn
+
     return register
 
 
 # losses -----------------------------------------------------------------------------------------
 
-for _name in ["info_nce", "info_nce_terms", "nt_xent", "spectral_contrastive", "spectral_contrastive_terms",
-              "barlow_twins", "barlow_twins_terms", "vicreg", "vicreg_terms", "clip", "clip_terms"]:
-    case(f"losses.{_name}")(lambda g, n, k, _f=getattr(losses, _name): Call(_f, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)}))
+for _name in [
+    "info_nce",
+    "info_nce_terms",
+    "nt_xent",
+    "spectral_contrastive",
+    "spectral_contrastive_terms",
+    "barlow_twins",
+    "barlow_twins_terms",
+    "vicreg",
+    "vicreg_terms",
+    "clip",
+    "clip_terms",
+]:
+    case(f"losses.{_name}")(
+        lambda g, n, k, _f=getattr(losses, _name): Call(_f, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
+    )
 
 
 @case("losses.negative_cosine")
@@ -125,23 +160,39 @@ def _(g, n, k):
 
 
 for _name in ["simsiam", "simsiam_l2"]:
-    case(f"losses.{_name}")(lambda g, n, k, _f=getattr(losses, _name): Call(
-        _f, {"p1": rnd(g, n, k), "p2": rnd(g, n, k), "z1": rnd(g, n, k), "z2": rnd(g, n, k)}))
+    case(f"losses.{_name}")(
+        lambda g, n, k, _f=getattr(losses, _name): Call(
+            _f, {"p1": rnd(g, n, k), "p2": rnd(g, n, k), "z1": rnd(g, n, k), "z2": rnd(g, n, k)}
+        )
+    )
 
 
 # metrics ----------------------------------------------------------------------------------------
 
 for _name in ["linear_probe_accuracy", "knn_accuracy"]:
-    case(f"metrics.{_name}")(lambda g, n, k, _f=getattr(metrics, _name): Call(
-        _f, {"z_train": rnd(g, 3 * n, k).numpy().astype(np.float64), "y_train": labels(g, 3 * n),
-             "z_test": rnd(g, n, k).numpy().astype(np.float64), "y_test": labels(g, n)},
-        kinds={"y_train": "labels", "y_test": "labels"}, permissive={"negative"}))
+    case(f"metrics.{_name}")(
+        lambda g, n, k, _f=getattr(metrics, _name): Call(
+            _f,
+            {
+                "z_train": rnd(g, 3 * n, k).numpy().astype(np.float64),
+                "y_train": labels(g, 3 * n),
+                "z_test": rnd(g, n, k).numpy().astype(np.float64),
+                "y_test": labels(g, n),
+            },
+            kinds={"y_train": "labels", "y_test": "labels"},
+            permissive={"negative"},
+        )
+    )
 
 
 @case("metrics.clustering_ari")
 def _(g, n, k):
-    return Call(metrics.clustering_ari, {"z": rnd(g, 2 * n, k).double().numpy(), "y": labels(g, 2 * n), "n_init": 1},
-                kinds={"y": "labels"}, permissive={"negative"})
+    return Call(
+        metrics.clustering_ari,
+        {"z": rnd(g, 2 * n, k).double().numpy(), "y": labels(g, 2 * n), "n_init": 1},
+        kinds={"y": "labels"},
+        permissive={"negative"},
+    )
 
 
 @case("metrics.effective_rank")
@@ -165,8 +216,11 @@ def _(g, n, k):
 
 
 for _name in ["principal_angles", "subspace_distance"]:
-    case(f"metrics.{_name}")(lambda g, n, k, _f=getattr(metrics, _name): Call(
-        _f, {"a": rnd(g, n + k, k).double().numpy(), "b": rnd(g, n + k, 2).double().numpy()}))
+    case(f"metrics.{_name}")(
+        lambda g, n, k, _f=getattr(metrics, _name): Call(
+            _f, {"a": rnd(g, n + k, k).double().numpy(), "b": rnd(g, n + k, 2).double().numpy()}
+        )
+    )
 
 
 @case("metrics.coding_rate")
@@ -176,14 +230,21 @@ def _(g, n, k):
 
 @case("metrics.coding_rate_reduction")
 def _(g, n, k):
-    return Call(metrics.coding_rate_reduction, {"z": rnd(g, 2 * n, k), "labels": labels(g, 2 * n)},
-                kinds={"labels": "labels"}, permissive={"negative"})
+    return Call(
+        metrics.coding_rate_reduction,
+        {"z": rnd(g, 2 * n, k), "labels": labels(g, 2 * n)},
+        kinds={"labels": "labels"},
+        permissive={"negative"},
+    )
 
 
 @case("metrics.coding_rate_reduction_soft")
 def _(g, n, k):
-    return Call(metrics.coding_rate_reduction_soft, {"z": rnd(g, n, k), "memberships": torch.softmax(rnd(g, n, 3), 1)},
-                skip={("memberships", "tiny"), ("memberships", "huge")})
+    return Call(
+        metrics.coding_rate_reduction_soft,
+        {"z": rnd(g, n, k), "memberships": torch.softmax(rnd(g, n, 3), 1)},
+        skip={("memberships", "tiny"), ("memberships", "huge")},
+    )
 
 
 @case("metrics.pair_coding_rate_reduction")
@@ -193,7 +254,9 @@ def _(g, n, k):
 
 @case("metrics.projection_length")
 def _(g, n, k):
-    return Call(metrics.projection_length, {"basis": rnd(g, n, 2).double().numpy(), "directions": rnd(g, n, k).double().numpy()})
+    return Call(
+        metrics.projection_length, {"basis": rnd(g, n, 2).double().numpy(), "directions": rnd(g, n, k).double().numpy()}
+    )
 
 
 # models -----------------------------------------------------------------------------------------
@@ -222,8 +285,11 @@ def _(g, n, k):
 
 @case("models.MLP")
 def _(g, n, k):
-    return Call(lambda widths, activation: models.MLP(widths, activation), {"widths": [k, 4, 2], "activation": "relu"},
-                kinds={"widths": "widths"})
+    return Call(
+        lambda widths, activation: models.MLP(widths, activation),
+        {"widths": [k, 4, 2], "activation": "relu"},
+        kinds={"widths": "widths"},
+    )
 
 
 @case("models.projection_head")
@@ -241,32 +307,66 @@ def _(g, n, k):
 
 @case("probing.ridge_probe_accuracy")
 def _(g, n, k):
-    return Call(probing.ridge_probe_accuracy, {"features_train": rnd(g, 3 * n, k), "y_train": labels(g, 3 * n),
-                                               "features_test": rnd(g, n, k), "y_test": labels(g, n)},
-                kinds={"y_train": "labels", "y_test": "labels"}, permissive={"negative"})
+    return Call(
+        probing.ridge_probe_accuracy,
+        {
+            "features_train": rnd(g, 3 * n, k),
+            "y_train": labels(g, 3 * n),
+            "features_test": rnd(g, n, k),
+            "y_test": labels(g, n),
+        },
+        kinds={"y_train": "labels", "y_test": "labels"},
+        permissive={"negative"},
+    )
 
 
 @case("probing.ridge_probe_r2")
 def _(g, n, k):
-    return Call(probing.ridge_probe_r2, {"features_train": rnd(g, 3 * n, k), "targets_train": rnd(g, 3 * n, 2),
-                                         "features_test": rnd(g, n, k), "targets_test": rnd(g, n, 2)},
-                permissive={"mixed"})
+    return Call(
+        probing.ridge_probe_r2,
+        {
+            "features_train": rnd(g, 3 * n, k),
+            "targets_train": rnd(g, 3 * n, 2),
+            "features_test": rnd(g, n, k),
+            "targets_test": rnd(g, n, 2),
+        },
+        permissive={"mixed"},
+    )
 
 
 @case("probing.probe_layers")
 def _(g, n, k):
-    return Call(probing.probe_layers, {"model": mlp([k, 5, 3]), "x_train": rnd(g, 3 * n, k), "y_train": labels(g, 3 * n),
-                                       "x_test": rnd(g, n, k), "y_test": labels(g, n)},
-                kinds={"y_train": "labels", "y_test": "labels"}, permissive={"negative"})
+    return Call(
+        probing.probe_layers,
+        {
+            "model": mlp([k, 5, 3]),
+            "x_train": rnd(g, 3 * n, k),
+            "y_train": labels(g, 3 * n),
+            "x_test": rnd(g, n, k),
+            "y_test": labels(g, n),
+        },
+        kinds={"y_train": "labels", "y_test": "labels"},
+        permissive={"negative"},
+    )
 
 
 @case("probing.LayerProbes.__call__")
 def _(g, n, k):
     def run(x_train, y_train, x_test, y_test, lam):
         return probing.LayerProbes(mlp([k, 5, 3]), x_train, y_train, x_test, y_test, lam=lam)()
-    return Call(run, {"x_train": rnd(g, 3 * n, k), "y_train": labels(g, 3 * n), "x_test": rnd(g, n, k),
-                      "y_test": labels(g, n), "lam": 1.0},
-                kinds={"y_train": "labels", "y_test": "labels"}, permissive={"negative"})
+
+    return Call(
+        run,
+        {
+            "x_train": rnd(g, 3 * n, k),
+            "y_train": labels(g, 3 * n),
+            "x_test": rnd(g, n, k),
+            "y_test": labels(g, n),
+            "lam": 1.0,
+        },
+        kinds={"y_train": "labels", "y_test": "labels"},
+        permissive={"negative"},
+    )
 
 
 # train ------------------------------------------------------------------------------------------
@@ -277,16 +377,22 @@ def _(g, n, k):
     w = torch.nn.Parameter(rnd(g, k))
 
     def step(t):
-        return (w ** 2).sum()
-    return Call(lambda steps, lr, every: train.fit(step, [w], steps=steps, lr=lr, every=every),
-                {"steps": 3, "lr": 0.1, "every": 1})
+        return (w**2).sum()
+
+    return Call(
+        lambda steps, lr, every: train.fit(step, [w], steps=steps, lr=lr, every=every),
+        {"steps": 3, "lr": 0.1, "every": 1},
+    )
 
 
 @case("train.make_optimizer")
 def _(g, n, k):
     w = torch.nn.Parameter(rnd(g, k))
-    return Call(lambda lr, weight_decay, momentum: train.make_optimizer("sgd", [w], lr, weight_decay, momentum),
-                {"lr": 0.1, "weight_decay": 0.0, "momentum": 0.0}, permissive={"zero"})
+    return Call(
+        lambda lr, weight_decay, momentum: train.make_optimizer("sgd", [w], lr, weight_decay, momentum),
+        {"lr": 0.1, "weight_decay": 0.0, "momentum": 0.0},
+        permissive={"zero"},
+    )
 
 
 @case("train.minibatches")
@@ -309,8 +415,10 @@ def _(g, n, k):
 
 @case("umm.early_prior")
 def _(g, n, k):
-    return Call(lambda h, n_clusters, iters: umm.early_prior(h, n_clusters, iters, generator=torch.Generator().manual_seed(0)),
-                {"h": rnd(g, 2 * n, k), "n_clusters": 2, "iters": 3})
+    return Call(
+        lambda h, n_clusters, iters: umm.early_prior(h, n_clusters, iters, generator=torch.Generator().manual_seed(0)),
+        {"h": rnd(g, 2 * n, k), "n_clusters": 2, "iters": 3},
+    )
 
 
 @case("umm.EarlyPrior.memberships")
@@ -355,19 +463,32 @@ def _(g, n, k):
 
 @case("umm.UMM")
 def _(g, n, k):
-    return Call(lambda n_early, gamma, lam, inner_lr, lr, temperature, eps: umm.UMM(
-        mlp([k, 6, 5, 4]), n_early, losses.info_nce, gamma=gamma, lam=lam, inner_lr=inner_lr, lr=lr,
-        temperature=temperature, eps=eps),
+    return Call(
+        lambda n_early, gamma, lam, inner_lr, lr, temperature, eps: umm.UMM(
+            mlp([k, 6, 5, 4]),
+            n_early,
+            losses.info_nce,
+            gamma=gamma,
+            lam=lam,
+            inner_lr=inner_lr,
+            lr=lr,
+            temperature=temperature,
+            eps=eps,
+        ),
         {"n_early": 1, "gamma": 1.0, "lam": 1.0, "inner_lr": 1e-3, "lr": 1e-3, "temperature": 0.1, "eps": 0.5},
-        permissive={"zero"})
+        permissive={"zero"},
+    )
 
 
 @case("umm.UMM.fit")
 def _(g, n, k):
     u = _umm(k)
-    return Call(lambda x, steps, batch_size: u.fit(x, data.GaussianNoise(0.1), steps, batch_size,
-                                                   generator=torch.Generator().manual_seed(0)),
-                {"x": rnd(g, 2 * n, k), "steps": 1, "batch_size": n})
+    return Call(
+        lambda x, steps, batch_size: u.fit(
+            x, data.GaussianNoise(0.1), steps, batch_size, generator=torch.Generator().manual_seed(0)
+        ),
+        {"x": rnd(g, 2 * n, k), "steps": 1, "batch_size": n},
+    )
 
 
 # vae --------------------------------------------------------------------------------------------
@@ -375,15 +496,20 @@ def _(g, n, k):
 
 @case("vae.reparameterize")
 def _(g, n, k):
-    return Call(lambda mu, logvar: vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0)),
-                {"mu": rnd(g, n, k), "logvar": rnd(g, n, k)}, permissive={"empty", "tiny"})
+    return Call(
+        lambda mu, logvar: vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0)),
+        {"mu": rnd(g, n, k), "logvar": rnd(g, n, k)},
+        permissive={"empty", "tiny"},
+    )
 
 
 @case("vae.reconstruction_log_likelihood")
 def _(g, n, k):
-    return Call(lambda x, out, likelihood, sigma_x2: vae.reconstruction_log_likelihood(x, out, likelihood, sigma_x2),
-                {"x": torch.rand(n, k, generator=g), "out": rnd(g, n, k), "likelihood": "bernoulli", "sigma_x2": 1.0},
-                permissive={"empty", "tiny"})
+    return Call(
+        lambda x, out, likelihood, sigma_x2: vae.reconstruction_log_likelihood(x, out, likelihood, sigma_x2),
+        {"x": torch.rand(n, k, generator=g), "out": rnd(g, n, k), "likelihood": "bernoulli", "sigma_x2": 1.0},
+        permissive={"empty", "tiny"},
+    )
 
 
 @case("vae.gaussian_entropy")
@@ -407,8 +533,11 @@ def _(g, n, k):
 
 @case("vae.mixture_log_posterior")
 def _(g, n, k):
-    return Call(vae.mixture_log_posterior, {"z": rnd(g, n, k), "means": rnd(g, 3, k), "sigma2": 1.0},
-                permissive={"empty", "tiny"})
+    return Call(
+        vae.mixture_log_posterior,
+        {"z": rnd(g, n, k), "means": rnd(g, 3, k), "sigma2": 1.0},
+        permissive={"empty", "tiny"},
+    )
 
 
 @case("vae.two_view_mutual_information")
@@ -434,9 +563,16 @@ def _(g, n, k):
 
 
 for _cls in ["VAE", "SimVAE"]:
-    case(f"vae.{_cls}.terms")(lambda g, n, k, _c=getattr(vae, _cls): Call(
-        lambda views: (torch.manual_seed(0), _c(k, [5], 2).terms(views, generator=torch.Generator().manual_seed(0)))[1],
-        {"views": torch.rand(n, 2, k, generator=g)}, skip={("views", "huge")}))
+    case(f"vae.{_cls}.terms")(
+        lambda g, n, k, _c=getattr(vae, _cls): Call(
+            lambda views: (
+                torch.manual_seed(0),
+                _c(k, [5], 2).terms(views, generator=torch.Generator().manual_seed(0)),
+            )[1],
+            {"views": torch.rand(n, 2, k, generator=g)},
+            skip={("views", "huge")},
+        )
+    )
 
 
 @case("vae.VAE.encode")
@@ -447,14 +583,17 @@ def _(g, n, k):
 
 @case("vae.VAE")
 def _(g, n, k):
-    return Call(lambda d_in, latent, beta, sigma_x2: vae.VAE(d_in, [4], latent, beta=beta, sigma_x2=sigma_x2),
-                {"d_in": k, "latent": 2, "beta": 1.0, "sigma_x2": 1.0})
+    return Call(
+        lambda d_in, latent, beta, sigma_x2: vae.VAE(d_in, [4], latent, beta=beta, sigma_x2=sigma_x2),
+        {"d_in": k, "latent": 2, "beta": 1.0, "sigma_x2": 1.0},
+    )
 
 
 @case("vae.SimVAE")
 def _(g, n, k):
-    return Call(lambda sigma2, s2: vae.SimVAE(k, [4], 2, sigma2=sigma2, s2=s2), {"sigma2": 0.15, "s2": 1.0},
-                permissive={"none"})
+    return Call(
+        lambda sigma2, s2: vae.SimVAE(k, [4], 2, sigma2=sigma2, s2=s2), {"sigma2": 0.15, "s2": 1.0}, permissive={"none"}
+    )
 
 
 @case("vae.GaussianEncoder")
@@ -472,20 +611,29 @@ def _(g, n, k):
 
 @case("geometry.random_frame")
 def _(g, n, k):
-    return Call(lambda d, k: geometry.random_frame(d, k, generator=torch.Generator().manual_seed(0)), {"d": n + k, "k": k})
+    return Call(
+        lambda d, k: geometry.random_frame(d, k, generator=torch.Generator().manual_seed(0)), {"d": n + k, "k": k}
+    )
 
 
 for _name in ["orthonormalize", "projector", "is_orthonormal"]:
-    case(f"geometry.{_name}")(lambda g, n, k, _f=getattr(geometry, _name): Call(_f, {"w": rnd(g, n + k, k, dtype=torch.float64)}))
+    case(f"geometry.{_name}")(
+        lambda g, n, k, _f=getattr(geometry, _name): Call(_f, {"w": rnd(g, n + k, k, dtype=torch.float64)})
+    )
 
 for _name, _second in [("tangent_project_stiefel", "g"), ("grassmann_gradient", "g"), ("qr_retraction", "xi")]:
-    case(f"geometry.{_name}")(lambda g, n, k, _f=getattr(geometry, _name), _s=_second: Call(
-        _f, {"w": frame(g, n + k, k), _s: rnd(g, n + k, k, dtype=torch.float64)}))
+    case(f"geometry.{_name}")(
+        lambda g, n, k, _f=getattr(geometry, _name), _s=_second: Call(
+            _f, {"w": frame(g, n + k, k), _s: rnd(g, n + k, k, dtype=torch.float64)}
+        )
+    )
 
 
 @case("geometry.grassmann_step")
 def _(g, n, k):
-    return Call(geometry.grassmann_step, {"w": frame(g, n + k, k), "g": rnd(g, n + k, k, dtype=torch.float64), "lr": 0.1})
+    return Call(
+        geometry.grassmann_step, {"w": frame(g, n + k, k), "g": rnd(g, n + k, k, dtype=torch.float64), "lr": 0.1}
+    )
 
 
 @case("geometry.top_eigenspace")
@@ -499,8 +647,11 @@ def _(g, n, k):
 
 
 for _name in ["grassmann_flow", "grassmann_flow_angles"]:
-    case(f"geometry.{_name}")(lambda g, n, k, _f=getattr(geometry, _name): Call(
-        _f, {"a": sym(g, n + k), "w0": frame(g, n + k, k), "t": 0.5}, permissive={"mixed", "huge", "tiny"}))
+    case(f"geometry.{_name}")(
+        lambda g, n, k, _f=getattr(geometry, _name): Call(
+            _f, {"a": sym(g, n + k), "w0": frame(g, n + k, k), "t": 0.5}, permissive={"mixed", "huge", "tiny"}
+        )
+    )
 
 
 # dynamics ---------------------------------------------------------------------------------------
@@ -533,15 +684,26 @@ def _(g, n, k):
 
 @case("dynamics.gradient_descent")
 def _(g, n, k):
-    return Call(lambda a, w0, lr, steps, every: dynamics.gradient_descent(a, w0, lr, steps, method="riemannian", every=every),
-                {"a": sym(g, n), "w0": frame(g, n, k), "lr": 0.05, "steps": 3, "every": 1}, permissive={"zero"})
+    return Call(
+        lambda a, w0, lr, steps, every: dynamics.gradient_descent(a, w0, lr, steps, method="riemannian", every=every),
+        {"a": sym(g, n), "w0": frame(g, n, k), "lr": 0.05, "steps": 3, "every": 1},
+        permissive={"zero"},
+    )
 
 
 @case("dynamics.two_layer_gradient_descent")
 def _(g, n, k):
-    return Call(dynamics.two_layer_gradient_descent, {"a": sym(g, n), "w1": 0.1 * frame(g, n, k),
-                                                      "w2": 0.1 * rnd(g, k, 2, dtype=torch.float64), "lr": 0.01, "steps": 3},
-                permissive={"zero"})
+    return Call(
+        dynamics.two_layer_gradient_descent,
+        {
+            "a": sym(g, n),
+            "w1": 0.1 * frame(g, n, k),
+            "w2": 0.1 * rnd(g, k, 2, dtype=torch.float64),
+            "lr": 0.01,
+            "steps": 3,
+        },
+        permissive={"zero"},
+    )
 
 
 @case("dynamics.mode_strength")
@@ -551,8 +713,9 @@ def _(g, n, k):
 
 @case("dynamics.blowup_time")
 def _(g, n, k):
-    return Call(dynamics.blowup_time, {"lam": 0.5, "s0": 0.1}, permissive={"negative", "zero"},
-                nan_ok={"negative", "zero"})  # inf: "never blows up" is the documented answer
+    return Call(
+        dynamics.blowup_time, {"lam": 0.5, "s0": 0.1}, permissive={"negative", "zero"}, nan_ok={"negative", "zero"}
+    )  # inf: "never blows up" is the documented answer
 
 
 @case("dynamics.relu_features")
@@ -585,14 +748,23 @@ def _(g, n, k):
 @case("dynamics.integrate_kernel_ode")
 def _(g, n, k):
     z0, kmat = _kernel(g, 2 * n, k)
-    return Call(dynamics.integrate_kernel_ode, {"z0": z0, "kmat": 0.1 * kmat, "s": dynamics.coupling_matrix(n, "alignment"),
-                                               "t_end": 0.05, "dt": 0.01}, permissive={("t_end", "zero")})
+    return Call(
+        dynamics.integrate_kernel_ode,
+        {"z0": z0, "kmat": 0.1 * kmat, "s": dynamics.coupling_matrix(n, "alignment"), "t_end": 0.05, "dt": 0.01},
+        permissive={("t_end", "zero")},
+    )
 
 
 for _name in ["kernel_flow_gram", "fixed_kernel_flow"]:
-    case(f"dynamics.{_name}")(lambda g, n, k, _f=getattr(dynamics, _name): (lambda z0k: Call(
-        _f, {"z0": z0k[0], "kmat": z0k[1], "s": dynamics.coupling_matrix(n, "alignment"), "t": 0.1},
-        permissive={("t", "zero")}))(_kernel(g, 2 * n, k)))
+    case(f"dynamics.{_name}")(
+        lambda g, n, k, _f=getattr(dynamics, _name): (
+            lambda z0k: Call(
+                _f,
+                {"z0": z0k[0], "kmat": z0k[1], "s": dynamics.coupling_matrix(n, "alignment"), "t": 0.1},
+                permissive={("t", "zero")},
+            )
+        )(_kernel(g, 2 * n, k))
+    )
 
 
 @case("dynamics.kernel_optimum")
@@ -603,32 +775,43 @@ def _(g, n, k):
 
 @case("dynamics.supervised_readout_flow")
 def _(g, n, k):
-    return Call(dynamics.supervised_readout_flow, {"phi": rnd(g, n, 3 * n), "y": rnd(g, n), "a0": rnd(g, 3 * n), "t": 1.0},
-                permissive={"tiny", "huge"})
+    return Call(
+        dynamics.supervised_readout_flow,
+        {"phi": rnd(g, n, 3 * n), "y": rnd(g, n), "a0": rnd(g, 3 * n), "t": 1.0},
+        permissive={"tiny", "huge"},
+    )
 
 
 # critical points --------------------------------------------------------------------------------
 
 
 def _quartic(w):
-    return (w ** 4).sum(-1) / 4 - (w ** 2).sum(-1) / 2
+    return (w**4).sum(-1) / 4 - (w**2).sum(-1) / 2
 
 
 @case("critical_points.gradient")
 def _(g, n, k):
-    return Call(lambda x: critical_points.gradient(_quartic, x), {"x": rnd(g, k, dtype=torch.float64)}, permissive={"mixed"})
+    return Call(
+        lambda x: critical_points.gradient(_quartic, x), {"x": rnd(g, k, dtype=torch.float64)}, permissive={"mixed"}
+    )
 
 
 @case("critical_points.hessian")
 def _(g, n, k):
-    return Call(lambda x: critical_points.hessian(_quartic, x), {"x": rnd(g, n, k, dtype=torch.float64)},
-                permissive={"mixed", "empty"})
+    return Call(
+        lambda x: critical_points.hessian(_quartic, x),
+        {"x": rnd(g, n, k, dtype=torch.float64)},
+        permissive={"mixed", "empty"},
+    )
 
 
 @case("critical_points.jacobian")
 def _(g, n, k):
-    return Call(lambda x: critical_points.jacobian(lambda w: w ** 3 - w, x), {"x": rnd(g, k, dtype=torch.float64)},
-                permissive={"mixed"})
+    return Call(
+        lambda x: critical_points.jacobian(lambda w: w**3 - w, x),
+        {"x": rnd(g, k, dtype=torch.float64)},
+        permissive={"mixed"},
+    )
 
 
 @case("critical_points.classify_hessian")
@@ -638,31 +821,42 @@ def _(g, n, k):
 
 @case("critical_points.newton_stationary_point")
 def _(g, n, k):
-    return Call(lambda x0, tol, max_iter: critical_points.newton_stationary_point(_quartic, x0, tol, max_iter),
-                {"x0": 0.3 + 0.1 * torch.rand(k, generator=g, dtype=torch.float64), "tol": 1e-10, "max_iter": 20},
-                permissive={"mixed", "zero", "tiny"})
+    return Call(
+        lambda x0, tol, max_iter: critical_points.newton_stationary_point(_quartic, x0, tol, max_iter),
+        {"x0": 0.3 + 0.1 * torch.rand(k, generator=g, dtype=torch.float64), "tol": 1e-10, "max_iter": 20},
+        permissive={"mixed", "zero", "tiny"},
+    )
 
 
 @case("critical_points.stationary_points")
 def _(g, n, k):
-    return Call(lambda starts, tol: critical_points.stationary_points(_quartic, starts, tol),
-                {"starts": 0.3 + torch.rand(n, k, generator=g, dtype=torch.float64), "tol": 1e-10},
-                permissive={"mixed", "empty", "tiny"})
+    return Call(
+        lambda starts, tol: critical_points.stationary_points(_quartic, starts, tol),
+        {"starts": 0.3 + torch.rand(n, k, generator=g, dtype=torch.float64), "tol": 1e-10},
+        permissive={"mixed", "empty", "tiny"},
+    )
 
 
 @case("critical_points.ball_points")
 def _(g, n, k):
-    return Call(lambda center, radius, n_points: critical_points.ball_points(center, radius, n_points,
-                                                                          generator=torch.Generator().manual_seed(0)),
-                {"center": rnd(g, k, dtype=torch.float64), "radius": 0.5, "n_points": 4},
-                permissive={"mixed", "zero"})
+    return Call(
+        lambda center, radius, n_points: critical_points.ball_points(
+            center, radius, n_points, generator=torch.Generator().manual_seed(0)
+        ),
+        {"center": rnd(g, k, dtype=torch.float64), "radius": 0.5, "n_points": 4},
+        permissive={"mixed", "zero"},
+    )
 
 
 @case("critical_points.inverse_function_certificate")
 def _(g, n, k):
-    return Call(lambda x0, n_points: critical_points.inverse_function_certificate(
-        lambda w: w ** 3 - w, x0, n_points=n_points, generator=torch.Generator().manual_seed(0)),
-        {"x0": 1.0 + 0.01 * rnd(g, k, dtype=torch.float64), "n_points": 4}, permissive={"mixed", "zero"})
+    return Call(
+        lambda x0, n_points: critical_points.inverse_function_certificate(
+            lambda w: w**3 - w, x0, n_points=n_points, generator=torch.Generator().manual_seed(0)
+        ),
+        {"x0": 1.0 + 0.01 * rnd(g, k, dtype=torch.float64), "n_points": 4},
+        permissive={"mixed", "zero"},
+    )
 
 
 # config and plotting ----------------------------------------------------------------------------
@@ -680,14 +874,18 @@ def _(g, n, k):
 
 @case("config.setup")
 def _(g, n, k):
-    return Call(lambda default_seed, threads: config.setup(default_seed, threads, quiet=True),
-                {"default_seed": 0, "threads": 1}, permissive={"zero", "none"})
+    return Call(
+        lambda default_seed, threads: config.setup(default_seed, threads, quiet=True),
+        {"default_seed": 0, "threads": 1},
+        permissive={"zero", "none"},
+    )
 
 
 @case("config.progress")
 def _(g, n, k):
-    return Call(lambda steps: list(config.progress(steps, enable=False)), {"steps": 3},
-                permissive={"zero", "string"})  # a string is an iterable: progress wraps any iterable
+    return Call(
+        lambda steps: list(config.progress(steps, enable=False)), {"steps": 3}, permissive={"zero", "string"}
+    )  # a string is an iterable: progress wraps any iterable
 
 
 _AXES = []
@@ -707,10 +905,12 @@ def _axes():
 
 @case("plotting.band")
 def _(g, n, k):
-    return Call(lambda x, runs, q: plotting.band(_axes(), x, runs, q=q),
-                {"x": np.arange(k, dtype=np.float64), "runs": rnd(g, 3, k).double().numpy(), "q": 0.1},
-                permissive={"zero", "tiny", "huge", ("runs", "nan"), ("runs", "inf")},
-                nan_ok={("runs", "nan"), ("runs", "inf")})  # NaN marks a missing run value
+    return Call(
+        lambda x, runs, q: plotting.band(_axes(), x, runs, q=q),
+        {"x": np.arange(k, dtype=np.float64), "runs": rnd(g, 3, k).double().numpy(), "q": 0.1},
+        permissive={"zero", "tiny", "huge", ("runs", "nan"), ("runs", "inf")},
+        nan_ok={("runs", "nan"), ("runs", "inf")},
+    )  # NaN marks a missing run value
 
 
 # data -------------------------------------------------------------------------------------------
@@ -718,8 +918,11 @@ def _(g, n, k):
 
 @case("data.gaussian_mixture")
 def _(g, n, k):
-    return Call(lambda n, means, cov: data.gaussian_mixture(n, means, cov, generator=torch.Generator().manual_seed(0)),
-                {"n": n, "means": rnd(g, 3, k), "cov": 1.0}, permissive={"mixed", "tiny", "huge"})
+    return Call(
+        lambda n, means, cov: data.gaussian_mixture(n, means, cov, generator=torch.Generator().manual_seed(0)),
+        {"n": n, "means": rnd(g, 3, k), "cov": 1.0},
+        permissive={"mixed", "tiny", "huge"},
+    )
 
 
 @case("data.between_class_scatter")
@@ -728,54 +931,81 @@ def _(g, n, k):
 
 
 for _name in ["fisher_subspace", "lda_directions"]:
-    case(f"data.{_name}")(lambda g, n, k, _f=getattr(data, _name): Call(
-        _f, {"means": rnd(g, 3, k), "cov": 1.0}, permissive={"mixed", "tiny", "huge"}))
+    case(f"data.{_name}")(
+        lambda g, n, k, _f=getattr(data, _name): Call(
+            _f, {"means": rnd(g, 3, k), "cov": 1.0}, permissive={"mixed", "tiny", "huge"}
+        )
+    )
 
 
 @case("data.separated_means")
 def _(g, n, k):
-    return Call(lambda k, d, separation: data.separated_means(k, d, separation=separation,
-                                                              generator=torch.Generator().manual_seed(0)),
-                {"k": 3, "d": k, "separation": 2.0})
+    return Call(
+        lambda k, d, separation: data.separated_means(
+            k, d, separation=separation, generator=torch.Generator().manual_seed(0)
+        ),
+        {"k": 3, "d": k, "separation": 2.0},
+    )
 
 
 @case("data.spiked_covariance")
 def _(g, n, k):
-    return Call(lambda d, n_spikes, spike_var: data.spiked_covariance(d, n_spikes, spike_var,
-                                                                      generator=torch.Generator().manual_seed(0)),
-                {"d": k + 1, "n_spikes": 1, "spike_var": 2.0}, permissive={"zero"})
+    return Call(
+        lambda d, n_spikes, spike_var: data.spiked_covariance(
+            d, n_spikes, spike_var, generator=torch.Generator().manual_seed(0)
+        ),
+        {"d": k + 1, "n_spikes": 1, "spike_var": 2.0},
+        permissive={"zero"},
+    )
 
 
 @case("data.SameComponentPairs.sample")
 def _(g, n, k):
-    return Call(lambda means, redraw, n: data.SameComponentPairs(means, 1.0, redraw=redraw).sample(n, generator=torch.Generator().manual_seed(0)),
-                {"means": rnd(g, 3, k), "redraw": 0.5, "n": n}, permissive={"zero", "mixed", "tiny", "huge"})
+    return Call(
+        lambda means, redraw, n: data.SameComponentPairs(means, 1.0, redraw=redraw).sample(
+            n, generator=torch.Generator().manual_seed(0)
+        ),
+        {"means": rnd(g, 3, k), "redraw": 0.5, "n": n},
+        permissive={"zero", "mixed", "tiny", "huge"},
+    )
 
 
 @case("data.two_modality_mixture")
 def _(g, n, k):
-    return Call(lambda k, d1, d2, radius: data.two_modality_mixture(k, d1, d2, 2, 2, radius=radius,
-                                                                    generator=torch.Generator().manual_seed(0)),
-                {"k": 3, "d1": 6, "d2": 5, "radius": 2.0})
+    return Call(
+        lambda k, d1, d2, radius: data.two_modality_mixture(
+            k, d1, d2, 2, 2, radius=radius, generator=torch.Generator().manual_seed(0)
+        ),
+        {"k": 3, "d1": 6, "d2": 5, "radius": 2.0},
+    )
 
 
 @case("data.TwoModalityMixture.variance_split")
 def _(g, n, k):
     mix = data.two_modality_mixture(3, 6, 5, 2, 2, generator=torch.Generator().manual_seed(0))
-    return Call(lambda weight, modality: mix.variance_split(weight, modality),
-                {"weight": rnd(g, 2, 6).double().numpy(), "modality": 1}, permissive={"tiny"})
+    return Call(
+        lambda weight, modality: mix.variance_split(weight, modality),
+        {"weight": rnd(g, 2, 6).double().numpy(), "modality": 1},
+        permissive={"tiny"},
+    )
 
 
 @case("data.GaussianNoise")
 def _(g, n, k):
-    return Call(lambda x, std: data.GaussianNoise(std)(x, generator=torch.Generator().manual_seed(0)),
-                {"x": rnd(g, n, k), "std": 0.1}, permissive={"zero", "empty", "tiny"})
+    return Call(
+        lambda x, std: data.GaussianNoise(std)(x, generator=torch.Generator().manual_seed(0)),
+        {"x": rnd(g, n, k), "std": 0.1},
+        permissive={"zero", "empty", "tiny"},
+    )
 
 
 @case("data.RandomMask")
 def _(g, n, k):
-    return Call(lambda x, p: data.RandomMask(p)(x, generator=torch.Generator().manual_seed(0)),
-                {"x": rnd(g, n, k), "p": 0.3}, permissive={"zero", "empty", "tiny", "huge"})
+    return Call(
+        lambda x, p: data.RandomMask(p)(x, generator=torch.Generator().manual_seed(0)),
+        {"x": rnd(g, n, k), "p": 0.3},
+        permissive={"zero", "empty", "tiny", "huge"},
+    )
 
 
 @case("data.Compose")
@@ -790,9 +1020,13 @@ def _(g, n, k):
 
 @case("data.planted_subspace_views")
 def _(g, n, k):
-    return Call(lambda n, d, n_nuisance, noise_std: data.planted_subspace_views(
-        n, d, (1.0,), n_nuisance, noise_std=noise_std, generator=torch.Generator().manual_seed(0)),
-        {"n": n, "d": 4, "n_nuisance": 1, "noise_std": 0.1}, permissive={"zero"})
+    return Call(
+        lambda n, d, n_nuisance, noise_std: data.planted_subspace_views(
+            n, d, (1.0,), n_nuisance, noise_std=noise_std, generator=torch.Generator().manual_seed(0)
+        ),
+        {"n": n, "d": 4, "n_nuisance": 1, "noise_std": 0.1},
+        permissive={"zero"},
+    )
 
 
 @case("data.downsample")
@@ -807,47 +1041,74 @@ def _(g, n, k):  # only the argument checks are fuzzed (a valid call reads a fil
 
 @case("data.affine")
 def _(g, n, k):
-    return Call(data.affine, {"x": torch.rand(n, 6, 6, generator=g), "angle": 10.0, "scale": 1.1},
-                permissive={"tiny", "huge", "negative", "empty"})
+    return Call(
+        data.affine,
+        {"x": torch.rand(n, 6, 6, generator=g), "angle": 10.0, "scale": 1.1},
+        permissive={"tiny", "huge", "negative", "empty"},
+    )
 
 
-for _name, _kw in [("RandomRotation", {"max_degrees": 20.0}), ("RandomShift", {"max_fraction": 0.1}),
-                   ("PixelNoise", {"std": 0.1}), ("RandomAffine", {"max_degrees": 20.0, "max_shift": 0.1})]:
-    case(f"data.{_name}")(lambda g, n, k, _c=getattr(data, _name), _kw=_kw: Call(
-        lambda x, **kw: _c(**kw)(x, generator=torch.Generator().manual_seed(0)),
-        {"x": torch.rand(n, 6, 6, generator=g), **_kw}, permissive={"zero", "tiny", "huge", "empty"}))
+for _name, _kw in [
+    ("RandomRotation", {"max_degrees": 20.0}),
+    ("RandomShift", {"max_fraction": 0.1}),
+    ("PixelNoise", {"std": 0.1}),
+    ("RandomAffine", {"max_degrees": 20.0, "max_shift": 0.1}),
+]:
+    case(f"data.{_name}")(
+        lambda g, n, k, _c=getattr(data, _name), _kw=_kw: Call(
+            lambda x, **kw: _c(**kw)(x, generator=torch.Generator().manual_seed(0)),
+            {"x": torch.rand(n, 6, 6, generator=g), **_kw},
+            permissive={"zero", "tiny", "huge", "empty"},
+        )
+    )
 
 
 @case("data.style_copies")
 def _(g, n, k):
-    return Call(lambda x: data.style_copies(x, "rotation", (-10.0, 10.0)), {"x": torch.rand(n, 6, 6, generator=g)},
-                permissive={"tiny", "huge"})
+    return Call(
+        lambda x: data.style_copies(x, "rotation", (-10.0, 10.0)),
+        {"x": torch.rand(n, 6, 6, generator=g)},
+        permissive={"tiny", "huge"},
+    )
 
 
 @case("data.hidden_feature_data")
 def _(g, n, k):
-    return Call(lambda n, d, tau, noise: data.hidden_feature_data(n, d, tau, noise, generator=torch.Generator().manual_seed(0)),
-                {"n": n, "d": k + 1, "tau": 3.0, "noise": 0.1}, permissive={"zero", "none"})
+    return Call(
+        lambda n, d, tau, noise: data.hidden_feature_data(n, d, tau, noise, generator=torch.Generator().manual_seed(0)),
+        {"n": n, "d": k + 1, "tau": 3.0, "noise": 0.1},
+        permissive={"zero", "none"},
+    )
 
 
 @case("data.noisy_views")
 def _(g, n, k):
-    return Call(lambda x, noise: data.noisy_views(x, noise, generator=torch.Generator().manual_seed(0)),
-                {"x": rnd(g, n, k), "noise": 0.1}, permissive={"zero", "empty", "tiny"})
+    return Call(
+        lambda x, noise: data.noisy_views(x, noise, generator=torch.Generator().manual_seed(0)),
+        {"x": rnd(g, n, k), "noise": 0.1},
+        permissive={"zero", "empty", "tiny"},
+    )
 
 
 @case("data.causal_data")
 def _(g, n, k):
-    return Call(lambda n, n_classes, d_signal, d_detail, signal_noise: data.causal_data(
-        n, n_classes, d_signal, d_detail, 2, signal_noise=signal_noise, generator=torch.Generator().manual_seed(0)),
-        {"n": n, "n_classes": 2, "d_signal": 2, "d_detail": 2, "signal_noise": 0.5}, permissive={"zero"})
+    return Call(
+        lambda n, n_classes, d_signal, d_detail, signal_noise: data.causal_data(
+            n, n_classes, d_signal, d_detail, 2, signal_noise=signal_noise, generator=torch.Generator().manual_seed(0)
+        ),
+        {"n": n, "n_classes": 2, "d_signal": 2, "d_detail": 2, "signal_noise": 0.5},
+        permissive={"zero"},
+    )
 
 
 @case("data.CausalView")
 def _(g, n, k):
     q = frame(g, 4, 4).float()
-    return Call(lambda mixing, x: data.CausalView(mixing, 2, 1, 1)(x, generator=torch.Generator().manual_seed(0)),
-                {"mixing": q, "x": rnd(g, n, 4)}, permissive={"empty", "mixed"})
+    return Call(
+        lambda mixing, x: data.CausalView(mixing, 2, 1, 1)(x, generator=torch.Generator().manual_seed(0)),
+        {"mixing": q, "x": rnd(g, n, 4)},
+        permissive={"empty", "mixed"},
+    )
 
 
 # objectives -------------------------------------------------------------------------------------
@@ -860,13 +1121,19 @@ def _predictor_for(k):
 for _name in objectives.ALL:
     for _fn in ("loss_terms", "loss"):
         if _name == "simsiam":
-            case(f"objectives.{_fn}.{_name}")(lambda g, n, k, _f=getattr(objectives, _fn): Call(
-                lambda z1, z2, predictor: _f("simsiam", z1, z2, predictor=predictor),
-                {"z1": rnd(g, n, k), "z2": rnd(g, n, k), "predictor": _predictor_for(k)},
-                kinds={"predictor": "module"}))
+            case(f"objectives.{_fn}.{_name}")(
+                lambda g, n, k, _f=getattr(objectives, _fn): Call(
+                    lambda z1, z2, predictor: _f("simsiam", z1, z2, predictor=predictor),
+                    {"z1": rnd(g, n, k), "z2": rnd(g, n, k), "predictor": _predictor_for(k)},
+                    kinds={"predictor": "module"},
+                )
+            )
         else:
-            case(f"objectives.{_fn}.{_name}")(lambda g, n, k, _f=getattr(objectives, _fn), _n=_name: Call(
-                lambda z1, z2: _f(_n, z1, z2), {"z1": rnd(g, n, k), "z2": rnd(g, n, k)}))
+            case(f"objectives.{_fn}.{_name}")(
+                lambda g, n, k, _f=getattr(objectives, _fn), _n=_name: Call(
+                    lambda z1, z2: _f(_n, z1, z2), {"z1": rnd(g, n, k), "z2": rnd(g, n, k)}
+                )
+            )
 
 
 @case("objectives.loss_terms.name")
@@ -875,11 +1142,18 @@ def _(g, n, k):
     return Call(lambda name: objectives.loss_terms(name, z1, z2), {"name": "infonce"}, kinds={"name": "str"})
 
 
-for _name, _params in [("infonce", {"temperature": 0.2}), ("barlow_twins", {"lambd": 0.05}),
-                       ("vicreg", {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "gamma": 1.0})]:
-    case(f"objectives.loss_terms.{_name}_params")(lambda g, n, k, _n=_name, _p=_params: Call(
-        lambda z1, z2, **kw: objectives.loss_terms(_n, z1, z2, **kw), {"z1": rnd(g, n, k), "z2": rnd(g, n, k), **_p},
-        permissive={"zero"}))
+for _name, _params in [
+    ("infonce", {"temperature": 0.2}),
+    ("barlow_twins", {"lambd": 0.05}),
+    ("vicreg", {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "gamma": 1.0}),
+]:
+    case(f"objectives.loss_terms.{_name}_params")(
+        lambda g, n, k, _n=_name, _p=_params: Call(
+            lambda z1, z2, **kw: objectives.loss_terms(_n, z1, z2, **kw),
+            {"z1": rnd(g, n, k), "z2": rnd(g, n, k), **_p},
+            permissive={"zero"},
+        )
+    )
 
 
 @case("objectives.needs_predictor")
@@ -889,8 +1163,11 @@ def _(g, n, k):
 
 @case("objectives.predictor")
 def _(g, n, k):
-    return Call(objectives.predictor, {"name": "simsiam", "k": k, "init": "identity", "dtype": torch.float32},
-                kinds={"name": "str", "init": "str", "dtype": "dtype"})
+    return Call(
+        objectives.predictor,
+        {"name": "simsiam", "k": k, "init": "identity", "dtype": torch.float32},
+        kinds={"name": "str", "init": "str", "dtype": "dtype"},
+    )
 
 
 def _sources(n, k):
@@ -904,10 +1181,14 @@ def _sources(n, k):
 
 
 for _src in ["hidden", "pairs", "planted", "causal"]:
-    case(f"objectives.view_pair.{_src}")(lambda g, n, k, _s=_src: Call(
-        lambda source, n: objectives.view_pair(source, n, generator=torch.Generator().manual_seed(0)),
-        {"source": _sources(n, k)[_s], "n": n - 1}, kinds={"source": "source"},
-        permissive=set() if _s == "pairs" else {("n", "none")}))
+    case(f"objectives.view_pair.{_src}")(
+        lambda g, n, k, _s=_src: Call(
+            lambda source, n: objectives.view_pair(source, n, generator=torch.Generator().manual_seed(0)),
+            {"source": _sources(n, k)[_s], "n": n - 1},
+            kinds={"source": "source"},
+            permissive=set() if _s == "pairs" else {("n", "none")},
+        )
+    )
 
 
 # exercises --------------------------------------------------------------------------------------
@@ -969,22 +1250,32 @@ def _check_strict(label, name, tol):
 
 @case("exercises.check")
 def _(g, n, k):
-    return Call(_check_feedback, {"label": "t-ex-vec", "name": "ex_vec", "tol": 0.01,
-                                  "answer": torch.tensor(_TOY_VALUE)},
-                kinds={"label": "str", "name": "str"},
-                permissive={("answer", "numpy"), ("answer", "half"), ("tol", "none")})  # None: the key's tolerance
+    return Call(
+        _check_feedback,
+        {"label": "t-ex-vec", "name": "ex_vec", "tol": 0.01, "answer": torch.tensor(_TOY_VALUE)},
+        kinds={"label": "str", "name": "str"},
+        permissive={("answer", "numpy"), ("answer", "half"), ("tol", "none")},
+    )  # None: the key's tolerance
 
 
 @case("exercises.check.strict")
 def _(g, n, k):
-    return Call(_check_strict, {"label": "t-ex-vec", "name": "ex_vec", "tol": 0.01}, kinds={"label": "str", "name": "str"},
-                permissive={("tol", "none")})
+    return Call(
+        _check_strict,
+        {"label": "t-ex-vec", "name": "ex_vec", "tol": 0.01},
+        kinds={"label": "str", "name": "str"},
+        permissive={("tol", "none")},
+    )
 
 
 @case("exercises.make_key")
 def _(g, n, k):
-    return Call(exercises.make_key, {"label": "t-ex", "name": "ex_v", "value": rnd(g, n, k).double().numpy(), "tol": 0.01},
-                kinds={"label": "str", "name": "str"}, permissive={("label", "unknown"), ("name", "unknown")})
+    return Call(
+        exercises.make_key,
+        {"label": "t-ex", "name": "ex_v", "value": rnd(g, n, k).double().numpy(), "tol": 0.01},
+        kinds={"label": "str", "name": "str"},
+        permissive={("label", "unknown"), ("name", "unknown")},
+    )
 
 
 @case("exercises.keys")
@@ -992,6 +1283,7 @@ def _(g, n, k):
     def run(SSLBOOK_EXERCISE_KEYS):  # noqa: N803 - the argument is the environment variable
         with _env(SSLBOOK_EXERCISE_KEYS=SSLBOOK_EXERCISE_KEYS):
             return exercises.keys()
+
     return Call(run, {"SSLBOOK_EXERCISE_KEYS": _toy_keys()}, kinds={"SSLBOOK_EXERCISE_KEYS": "keyfile"})
 
 
@@ -1000,15 +1292,33 @@ def _(g, n, k):
     def run(labels, namespace):
         with _env(SSLBOOK_EXERCISE_KEYS=_toy_keys()):
             return exercises.grade_namespace(labels, namespace)
-    return Call(run, {"labels": ["t-ex-vec"], "namespace": {"ex_vec": list(_TOY_VALUE)}},
-                kinds={"labels": "strlist", "namespace": "mapping"})
+
+    return Call(
+        run,
+        {"labels": ["t-ex-vec"], "namespace": {"ex_vec": list(_TOY_VALUE)}},
+        kinds={"labels": "strlist", "namespace": "mapping"},
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # the input classes
 
-TENSOR_CLASSES = ["nan", "inf", "complex", "string", "none", "meta", "half", "int", "ndim", "empty", "numpy", "mixed",
-                  "tiny", "huge"]
+TENSOR_CLASSES = [
+    "nan",
+    "inf",
+    "complex",
+    "string",
+    "none",
+    "meta",
+    "half",
+    "int",
+    "ndim",
+    "empty",
+    "numpy",
+    "mixed",
+    "tiny",
+    "huge",
+]
 ARRAY_CLASSES = ["nan", "inf", "complex", "string", "none", "meta", "ndim", "empty", "tiny", "huge"]
 LABEL_CLASSES = ["fraction", "huge_label", "complex", "string", "length", "negative"]
 FLOAT_CLASSES = ["nan", "inf", "negative", "zero", "string", "none", "bool"]
@@ -1019,9 +1329,36 @@ STR_CLASSES = ["none", "number", "unknown", "empty"]
 #: functions): stated per case in ``permissive``; these are always permissive.
 ALWAYS_PERMISSIVE = {"tiny", "huge", "empty", "ndim", "mixed"}
 #: Arguments for which zero / a negative number is a legitimate value (times, weights, noise levels).
-ZERO_OK = {"t", "t_end", "s0", "tol", "radius", "n_points", "noise", "std", "p", "redraw", "gamma", "lam",
-           "weight_decay", "momentum", "n_spikes", "spike_var", "signal_noise", "d_detail", "tau", "value",
-           "default_seed", "noise_std", "n_nuisance", "max_degrees", "max_fraction", "angle", "q", "modality_zero"}
+ZERO_OK = {
+    "t",
+    "t_end",
+    "s0",
+    "tol",
+    "radius",
+    "n_points",
+    "noise",
+    "std",
+    "p",
+    "redraw",
+    "gamma",
+    "lam",
+    "weight_decay",
+    "momentum",
+    "n_spikes",
+    "spike_var",
+    "signal_noise",
+    "d_detail",
+    "tau",
+    "value",
+    "default_seed",
+    "noise_std",
+    "n_nuisance",
+    "max_degrees",
+    "max_fraction",
+    "angle",
+    "q",
+    "modality_zero",
+}
 NEGATIVE_OK = {"lam", "angle"}
 #: Classes that change a shape: the error may name the argument whose shape no longer matches.
 SHAPE_CLASSES = {"empty", "ndim", "length"}
@@ -1074,11 +1411,25 @@ def mutate(value, cls, kind):
         if cls == "negative":
             return y - 5
     if kind == "float":
-        return {"nan": math.nan, "inf": math.inf, "negative": -1.0, "zero": 0.0, "string": "1.0", "none": None,
-                "bool": True}[cls]
+        return {
+            "nan": math.nan,
+            "inf": math.inf,
+            "negative": -1.0,
+            "zero": 0.0,
+            "string": "1.0",
+            "none": None,
+            "bool": True,
+        }[cls]
     if kind == "int":
-        return {"negative": -1, "zero": 0, "fraction": 2.5, "string": "2", "none": None, "bool": True,
-                "huge_int": 10**30}[cls]
+        return {
+            "negative": -1,
+            "zero": 0,
+            "fraction": 2.5,
+            "string": "2",
+            "none": None,
+            "bool": True,
+            "huge_int": 10**30,
+        }[cls]
     if kind == "str":
         return {"none": None, "number": 3, "unknown": value + "_x", "empty": ""}[cls]
     if kind == "strlist":
@@ -1086,38 +1437,67 @@ def mutate(value, cls, kind):
     if kind == "mapping":
         return {"none": None, "list": [("ex_vec", 1.0)], "string": "ex_vec"}[cls]
     if kind == "dtype":
-        return {"half": torch.float16, "int": torch.int64, "complex": torch.complex64, "string": "float32",
-                "none": None}[cls]
+        return {
+            "half": torch.float16,
+            "int": torch.int64,
+            "complex": torch.complex64,
+            "string": "float32",
+            "none": None,
+        }[cls]
     if kind == "module":
         k = value.in_features
-        return {"string": "linear", "none": None, "wrong_k": torch.nn.Linear(k + 1, k + 1, bias=False),
-                "wrong_dtype": torch.nn.Linear(k, k, bias=False).double(),
-                "wrong_output": torch.nn.Linear(k, k + 1, bias=False)}[cls]
+        return {
+            "string": "linear",
+            "none": None,
+            "wrong_k": torch.nn.Linear(k + 1, k + 1, bias=False),
+            "wrong_dtype": torch.nn.Linear(k, k, bias=False).double(),
+            "wrong_output": torch.nn.Linear(k, k + 1, bias=False),
+        }[cls]
     if kind == "source":
         return {"none": None, "string": "hidden", "tensor": torch.zeros(4, 2)}[cls]
     if kind == "keyfile":
         folder = Path(tempfile.mkdtemp(prefix="sslbook-fuzz-"))
-        texts = {"notjson": "{not json", "list": "[1, 2]", "malformed": json.dumps({"t-ex-vec": {"name": "ex_vec"}}),
-                 "bad_tol": json.dumps({"t-ex-vec": {**json.loads(Path(value).read_text()), "tol": -1}}),
-                 "bad_hashes": json.dumps({"t-ex-vec": {**json.loads(Path(value).read_text()), "hashes": ["a"]}})}
+        texts = {
+            "notjson": "{not json",
+            "list": "[1, 2]",
+            "malformed": json.dumps({"t-ex-vec": {"name": "ex_vec"}}),
+            "bad_tol": json.dumps({"t-ex-vec": {**json.loads(Path(value).read_text()), "tol": -1}}),
+            "bad_hashes": json.dumps({"t-ex-vec": {**json.loads(Path(value).read_text()), "hashes": ["a"]}}),
+        }
         if cls == "missing":
             return str(folder / "missing.json")
         path = folder / "keys.json"
         path.write_text(texts[cls])
         return str(path)
     if kind == "widths":
-        return {"negative": [value[0], -1, 2], "zero": [value[0], 0, 2], "fraction": [value[0], 2.5, 2],
-                "string": "12", "none": None, "bool": [True, 2], "huge_int": [2]}[cls]
+        return {
+            "negative": [value[0], -1, 2],
+            "zero": [value[0], 0, 2],
+            "fraction": [value[0], 2.5, 2],
+            "string": "12",
+            "none": None,
+            "bool": [True, 2],
+            "huge_int": [2],
+        }[cls]
     raise AssertionError((cls, kind))
 
 
 def classes_for(kind):
-    return {"tensor": TENSOR_CLASSES, "array": ARRAY_CLASSES, "labels": LABEL_CLASSES, "float": FLOAT_CLASSES,
-            "int": INT_CLASSES, "widths": INT_CLASSES, "str": STR_CLASSES, "strlist": ["string", "none", "unknown", "number"],
-            "mapping": ["none", "list", "string"], "dtype": ["half", "int", "complex", "string", "none"],
-            "module": ["string", "none", "wrong_k", "wrong_dtype", "wrong_output"],
-            "source": ["none", "string", "tensor"],
-            "keyfile": ["missing", "notjson", "list", "malformed", "bad_tol", "bad_hashes"]}.get(kind, [])
+    return {
+        "tensor": TENSOR_CLASSES,
+        "array": ARRAY_CLASSES,
+        "labels": LABEL_CLASSES,
+        "float": FLOAT_CLASSES,
+        "int": INT_CLASSES,
+        "widths": INT_CLASSES,
+        "str": STR_CLASSES,
+        "strlist": ["string", "none", "unknown", "number"],
+        "mapping": ["none", "list", "string"],
+        "dtype": ["half", "int", "complex", "string", "none"],
+        "module": ["string", "none", "wrong_k", "wrong_dtype", "wrong_output"],
+        "source": ["none", "string", "tensor"],
+        "keyfile": ["missing", "notjson", "list", "malformed", "bad_tol", "bad_hashes"],
+    }.get(kind, [])
 
 
 def numbers(out, path="result"):
@@ -1154,12 +1534,18 @@ def check_call(name, call, arg, cls, kwargs):
         msg = str(err)
         names = set(kwargs) if cls in SHAPE_CLASSES else {arg}
         assert any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(a)}(?![A-Za-z0-9_])", msg) for a in names), (
-            f"{name}: {arg} <- {cls}: the error does not name {arg!r}: {type(err).__name__}: {msg}")
+            f"{name}: {arg} <- {cls}: the error does not name {arg!r}: {type(err).__name__}: {msg}"
+        )
         return
     except Exception as err:  # noqa: BLE001 - any other exception breaks the contract
         raise AssertionError(f"{name}: {arg} <- {cls}: raised {type(err).__name__}: {err}") from err
-    permissive = (cls in ALWAYS_PERMISSIVE or cls in call.permissive or (arg, cls) in call.permissive
-                  or (cls == "zero" and arg in ZERO_OK) or (cls == "negative" and arg in NEGATIVE_OK))
+    permissive = (
+        cls in ALWAYS_PERMISSIVE
+        or cls in call.permissive
+        or (arg, cls) in call.permissive
+        or (cls == "zero" and arg in ZERO_OK)
+        or (cls == "negative" and arg in NEGATIVE_OK)
+    )
     assert permissive, f"{name}: {arg} <- {cls}: accepted silently (returned {type(out).__name__})"
     if cls in call.nan_ok or (arg, cls) in call.nan_ok:
         return
@@ -1194,8 +1580,23 @@ def test_bad_input_is_refused_by_name_or_gives_finite_numbers(name, seed, n, k):
 # --------------------------------------------------------------------------------------------------
 # coverage: every public function of the concept modules is fuzzed, or listed here with the reason
 
-MODULES = [losses, metrics, models, probing, train, umm, vae, geometry, dynamics, critical_points, config, plotting, data,
-           objectives, exercises]
+MODULES = [
+    losses,
+    metrics,
+    models,
+    probing,
+    train,
+    umm,
+    vae,
+    geometry,
+    dynamics,
+    critical_points,
+    config,
+    plotting,
+    data,
+    objectives,
+    exercises,
+]
 #: Public names with no inputs to fuzz, or result containers (frozen dataclasses of computed values).
 NOT_FUZZED = {
     "train.History": "a record of the numbers it is given",
@@ -1207,9 +1608,12 @@ NOT_FUZZED = {
     "config.scale": "no argument; reads SSLBOOK_SCALE",
     "config.device": "no argument; reads SSLBOOK_DEVICE",
     "plotting.use_style": "a string choice of seaborn context; no numbers",
-    "data.Mixture": "result container", "data.PositivePairs": "result container",
-    "data.PairedSample": "result container", "data.PlantedViews": "result container",
-    "data.DigitImages": "result container", "data.HiddenFeatureData": "result container",
+    "data.Mixture": "result container",
+    "data.PositivePairs": "result container",
+    "data.PairedSample": "result container",
+    "data.PlantedViews": "result container",
+    "data.DigitImages": "result container",
+    "data.HiddenFeatureData": "result container",
     "data.CausalData": "result container",
     "exercises.CheckResult": "result container (built by check)",
 }

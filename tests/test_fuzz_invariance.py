@@ -25,8 +25,14 @@ from hypothesis import strategies as st
 
 from sslbook import exercises, losses, metrics, objectives, probing, umm, vae
 
-PROPS = settings(max_examples=6, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
-                 suppress_health_check=list(HealthCheck))
+PROPS = settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.generate,),
+    suppress_health_check=list(HealthCheck),
+)
 SCALES = st.sampled_from([1e-30, 1e-12, 3.7e-7, 2.0**-60, 0.5, 3.0, 2.0**40, 1e12, 1e30])
 DTYPES = st.sampled_from([torch.float32, torch.float64])
 
@@ -42,8 +48,12 @@ def close(a, b, dtype):
 
 
 SCALE_FREE_PAIRS = {
-    "info_nce": losses.info_nce, "info_nce_terms": losses.info_nce_terms, "nt_xent": losses.nt_xent,
-    "clip": losses.clip, "clip_terms": losses.clip_terms, "negative_cosine": losses.negative_cosine,
+    "info_nce": losses.info_nce,
+    "info_nce_terms": losses.info_nce_terms,
+    "nt_xent": losses.nt_xent,
+    "clip": losses.clip,
+    "clip_terms": losses.clip_terms,
+    "negative_cosine": losses.negative_cosine,
     "alignment": metrics.alignment,
     "pair_coding_rate_reduction": metrics.pair_coding_rate_reduction,
 }
@@ -88,9 +98,12 @@ def test_probes_are_exactly_invariant_to_power_of_two_scales(seed, j, metric):
     ztr, ytr = _classes(seed, 30, 4)
     zte, yte = _classes(seed + 1, 12, 4)
     c = 2.0**j
-    assert metrics.knn_accuracy(ztr * c, ytr, zte * c, yte, k=3, metric=metric) == \
-        metrics.knn_accuracy(ztr, ytr, zte, yte, k=3, metric=metric)
-    assert metrics.linear_probe_accuracy(ztr * c, ytr, zte * c, yte) == metrics.linear_probe_accuracy(ztr, ytr, zte, yte)
+    assert metrics.knn_accuracy(ztr * c, ytr, zte * c, yte, k=3, metric=metric) == metrics.knn_accuracy(
+        ztr, ytr, zte, yte, k=3, metric=metric
+    )
+    assert metrics.linear_probe_accuracy(ztr * c, ytr, zte * c, yte) == metrics.linear_probe_accuracy(
+        ztr, ytr, zte, yte
+    )
     a = probing.ridge_probe_accuracy(torch.from_numpy(ztr * c), ytr, torch.from_numpy(zte * c), yte)
     b = probing.ridge_probe_accuracy(torch.from_numpy(ztr), ytr, torch.from_numpy(zte), yte)
     np.testing.assert_array_equal(a, b)
@@ -105,12 +118,14 @@ def test_probes_do_not_collapse_at_extreme_scales(c):
     zte, yte = _classes(4, 30, 4, sep=4.0)
     for dtype in (np.float64, np.float32):
         a, b = ztr.astype(dtype), zte.astype(dtype)
-        assert metrics.linear_probe_accuracy(a * dtype(c), ytr, b * dtype(c), yte) == \
-            metrics.linear_probe_accuracy(a, ytr, b, yte)
+        assert metrics.linear_probe_accuracy(a * dtype(c), ytr, b * dtype(c), yte) == metrics.linear_probe_accuracy(
+            a, ytr, b, yte
+        )
         assert metrics.knn_accuracy(a * dtype(c), ytr, b * dtype(c), yte) == metrics.knn_accuracy(a, ytr, b, yte)
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        np.testing.assert_array_equal(probing.ridge_probe_accuracy(ta * c, ytr, tb * c, yte),
-                                      probing.ridge_probe_accuracy(ta, ytr, tb, yte))
+        np.testing.assert_array_equal(
+            probing.ridge_probe_accuracy(ta * c, ytr, tb * c, yte), probing.ridge_probe_accuracy(ta, ytr, tb, yte)
+        )
         r2 = probing.ridge_probe_r2(ta * c, ta[:, :2] * c, tb * c, tb[:, :2] * c)
         np.testing.assert_allclose(r2, probing.ridge_probe_r2(ta, ta[:, :2], tb, tb[:, :2]), rtol=1e-5)
     z = np.stack([ztr[:30], ztr[30:]], axis=1)
@@ -118,9 +133,14 @@ def test_probes_do_not_collapse_at_extreme_scales(c):
 
 
 PERMUTABLE = {
-    "info_nce": losses.info_nce, "nt_xent": losses.nt_xent, "clip": losses.clip,
-    "spectral_contrastive": losses.spectral_contrastive, "barlow_twins": losses.barlow_twins, "vicreg": losses.vicreg,
-    "negative_cosine": losses.negative_cosine, "alignment": metrics.alignment,
+    "info_nce": losses.info_nce,
+    "nt_xent": losses.nt_xent,
+    "clip": losses.clip,
+    "spectral_contrastive": losses.spectral_contrastive,
+    "barlow_twins": losses.barlow_twins,
+    "vicreg": losses.vicreg,
+    "negative_cosine": losses.negative_cosine,
+    "alignment": metrics.alignment,
     "pair_reduction": lambda a, b: metrics.pair_coding_rate_reduction(a, b)["reduction"],
 }
 
@@ -154,10 +174,13 @@ def test_probes_are_invariant_to_relabelling(seed, shift, stride):
     zte, yte = _classes(seed + 1, 12, 4)
     relabel = lambda y: shift + stride * y.astype(np.int64)  # noqa: E731
     for metric in ("cosine", "euclidean"):
-        assert metrics.knn_accuracy(ztr, relabel(ytr), zte, relabel(yte), k=3, metric=metric) == \
-            metrics.knn_accuracy(ztr, ytr, zte, yte, k=3, metric=metric)
+        assert metrics.knn_accuracy(ztr, relabel(ytr), zte, relabel(yte), k=3, metric=metric) == metrics.knn_accuracy(
+            ztr, ytr, zte, yte, k=3, metric=metric
+        )
     a = probing.ridge_probe_accuracy(torch.from_numpy(ztr), relabel(ytr), torch.from_numpy(zte), relabel(yte))
-    np.testing.assert_array_equal(a, probing.ridge_probe_accuracy(torch.from_numpy(ztr), ytr, torch.from_numpy(zte), yte))
+    np.testing.assert_array_equal(
+        a, probing.ridge_probe_accuracy(torch.from_numpy(ztr), ytr, torch.from_numpy(zte), yte)
+    )
 
 
 @PROPS
@@ -168,7 +191,8 @@ def test_ridge_probe_is_invariant_to_reordering_the_training_set(seed, n):
     perm = np.random.default_rng(seed).permutation(3 * n)
     np.testing.assert_array_equal(
         probing.ridge_probe_accuracy(torch.from_numpy(ztr[perm]), ytr[perm], torch.from_numpy(zte), yte),
-        probing.ridge_probe_accuracy(torch.from_numpy(ztr), ytr, torch.from_numpy(zte), yte))
+        probing.ridge_probe_accuracy(torch.from_numpy(ztr), ytr, torch.from_numpy(zte), yte),
+    )
 
 
 @pytest.mark.parametrize("name", objectives.ALL)
@@ -178,8 +202,12 @@ def test_objectives_are_invariant_to_reordering_the_pairs(name, seed, n, k):
     z1, z2 = draw(seed, n, k), draw(seed + 1, n, k)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     pred = objectives.predictor(name, k, dtype=torch.float64)
-    torch.testing.assert_close(objectives.loss(name, z1[perm], z2[perm], predictor=pred),
-                               objectives.loss(name, z1, z2, predictor=pred), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        objectives.loss(name, z1[perm], z2[perm], predictor=pred),
+        objectives.loss(name, z1, z2, predictor=pred),
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 @PROPS
@@ -190,8 +218,13 @@ def test_infonce_objective_is_scale_free(seed, n, k, c, dtype):
 
 
 @PROPS
-@given(seed=st.integers(0, 10**6), size=st.integers(1, 6), tol=st.sampled_from([1e-3, 0.01, 0.5]),
-       frac=st.floats(-0.99, 0.99), container=st.sampled_from(["list", "numpy", "float32", "float64"]))
+@given(
+    seed=st.integers(0, 10**6),
+    size=st.integers(1, 6),
+    tol=st.sampled_from([1e-3, 0.01, 0.5]),
+    frac=st.floats(-0.99, 0.99),
+    container=st.sampled_from(["list", "numpy", "float32", "float64"]),
+)
 def test_check_is_invariant_to_the_container_and_accepts_within_tol(tmp_path_factory, seed, size, tol, frac, container):
     ref = np.random.default_rng(seed).normal(0, 3, size).round(2)
     path = tmp_path_factory.mktemp("keys") / "keys.json"
@@ -199,8 +232,12 @@ def test_check_is_invariant_to_the_container_and_accepts_within_tol(tmp_path_fac
     answer = ref + frac * tol
     if container == "float32":  # float32 rounding may move an answer near the edge of the tolerance
         answer = ref + 0.5 * frac * tol
-    value = {"list": answer.tolist(), "numpy": answer, "float32": torch.tensor(answer, dtype=torch.float32),
-             "float64": torch.from_numpy(answer)}[container]
+    value = {
+        "list": answer.tolist(),
+        "numpy": answer,
+        "float32": torch.tensor(answer, dtype=torch.float32),
+        "float64": torch.from_numpy(answer),
+    }[container]
     mp = pytest.MonkeyPatch()
     try:
         mp.setenv("SSLBOOK_EXERCISE_KEYS", str(path))

@@ -78,8 +78,8 @@ def test_per_image_parameters_match_one_by_one():
     sc = torch.linspace(0.9, 1.1, 6)
     batch = affine(x, angle=ang, shift=sh, scale=sc)
     for i in range(6):
-        one = affine(x[i:i + 1], angle=float(ang[i]), shift=(float(sh[i, 0]), float(sh[i, 1])), scale=float(sc[i]))
-        torch.testing.assert_close(batch[i:i + 1], one)
+        one = affine(x[i : i + 1], angle=float(ang[i]), shift=(float(sh[i, 0]), float(sh[i, 1])), scale=float(sc[i]))
+        torch.testing.assert_close(batch[i : i + 1], one)
 
 
 def test_scale_enlarges_about_centre():
@@ -158,34 +158,37 @@ def test_no_python_loop_scales():
     torch.testing.assert_close(affine(x, angle=ang), ref, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("call, err", [
-    (lambda: affine(np.zeros((2, 8, 8))), TypeError),
-    (lambda: affine(torch.zeros(2, 8, 7)), ValueError),
-    (lambda: affine(torch.zeros(2, 3, 8, 8)), ValueError),
-    (lambda: affine(torch.zeros(64)), ValueError),
-    (lambda: affine(torch.zeros(2, 8, 8, dtype=torch.int64)), TypeError),
-    (lambda: affine(torch.zeros(2, 8, 8), angle=torch.zeros(3)), ValueError),
-    (lambda: affine(torch.zeros(2, 8, 8), angle="10"), TypeError),
-    (lambda: affine(torch.zeros(2, 8, 8), angle=float("nan")), ValueError),
-    (lambda: affine(torch.zeros(2, 8, 8), shift=(0.1, 0.2, 0.3)), TypeError),
-    (lambda: affine(torch.zeros(2, 8, 8), shift=torch.zeros(2, 3)), ValueError),
-    (lambda: affine(torch.zeros(2, 8, 8), scale=0.0), ValueError),
-    (lambda: RandomRotation(-1), ValueError),
-    (lambda: RandomRotation(200), ValueError),
-    (lambda: RandomShift(1.0), ValueError),
-    (lambda: RandomShift("a"), TypeError),
-    (lambda: RandomAffine(scale=(1.2, 0.8)), ValueError),
-    (lambda: RandomAffine(scale=1.0), TypeError),
-    (lambda: RandomAffine(scale=(0.0, 1.0)), ValueError),
-    (lambda: RandomAffine().parameters(0), ValueError),
-    (lambda: PixelNoise(-0.1), ValueError),
-    (lambda: PixelNoise(0.1, clip=1), TypeError),
-    (lambda: PixelNoise(0.1)(torch.zeros(2, 4, 5)), ValueError),
-    (lambda: style_copies(torch.zeros(2, 8, 8), "scale", (1, 2)), ValueError),
-    (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", (1,)), ValueError),
-    (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", (1, 1)), ValueError),
-    (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", "12"), ValueError),
-])
+@pytest.mark.parametrize(
+    "call, err",
+    [
+        (lambda: affine(np.zeros((2, 8, 8))), TypeError),
+        (lambda: affine(torch.zeros(2, 8, 7)), ValueError),
+        (lambda: affine(torch.zeros(2, 3, 8, 8)), ValueError),
+        (lambda: affine(torch.zeros(64)), ValueError),
+        (lambda: affine(torch.zeros(2, 8, 8, dtype=torch.int64)), TypeError),
+        (lambda: affine(torch.zeros(2, 8, 8), angle=torch.zeros(3)), ValueError),
+        (lambda: affine(torch.zeros(2, 8, 8), angle="10"), TypeError),
+        (lambda: affine(torch.zeros(2, 8, 8), angle=float("nan")), ValueError),
+        (lambda: affine(torch.zeros(2, 8, 8), shift=(0.1, 0.2, 0.3)), TypeError),
+        (lambda: affine(torch.zeros(2, 8, 8), shift=torch.zeros(2, 3)), ValueError),
+        (lambda: affine(torch.zeros(2, 8, 8), scale=0.0), ValueError),
+        (lambda: RandomRotation(-1), ValueError),
+        (lambda: RandomRotation(200), ValueError),
+        (lambda: RandomShift(1.0), ValueError),
+        (lambda: RandomShift("a"), TypeError),
+        (lambda: RandomAffine(scale=(1.2, 0.8)), ValueError),
+        (lambda: RandomAffine(scale=1.0), TypeError),
+        (lambda: RandomAffine(scale=(0.0, 1.0)), ValueError),
+        (lambda: RandomAffine().parameters(0), ValueError),
+        (lambda: PixelNoise(-0.1), ValueError),
+        (lambda: PixelNoise(0.1, clip=1), TypeError),
+        (lambda: PixelNoise(0.1)(torch.zeros(2, 4, 5)), ValueError),
+        (lambda: style_copies(torch.zeros(2, 8, 8), "scale", (1, 2)), ValueError),
+        (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", (1,)), ValueError),
+        (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", (1, 1)), ValueError),
+        (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", "12"), ValueError),
+    ],
+)
 def test_validation(call, err):
     with pytest.raises(err):
         call()

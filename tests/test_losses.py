@@ -22,12 +22,14 @@ def cos(u, v):
 def ref_info_nce(z1, z2, tau, similarity, symmetric):
     n = z1.shape[0]
     sim = (lambda u, v: cos(u, v)) if similarity == "cosine" else (lambda u, v: float(u @ v))
+
     def one_way(a, b):
         tot = 0.0
         for i in range(n):
             logits = [sim(a[i], b[j]) / tau for j in range(n)]
             tot += -logits[i] + math.log(sum(math.exp(s) for s in logits))
         return tot / n
+
     return 0.5 * (one_way(z1, z2) + one_way(z2, z1)) if symmetric else one_way(z1, z2)
 
 
@@ -114,7 +116,10 @@ def test_vicreg_matches_reference():
     def var_cov(z):
         cols = [[float(z[i, j]) for i in range(n)] for j in range(k)]
         means = [sum(c) / n for c in cols]
-        cov = [[sum((cols[p][i] - means[p]) * (cols[q][i] - means[q]) for i in range(n)) / (n - 1) for q in range(k)] for p in range(k)]
+        cov = [
+            [sum((cols[p][i] - means[p]) * (cols[q][i] - means[q]) for i in range(n)) / (n - 1) for q in range(k)]
+            for p in range(k)
+        ]
         var = sum(max(0.0, 1.0 - math.sqrt(cov[j][j] + 1e-4)) for j in range(k)) / k
         off = sum(cov[p][q] ** 2 for p in range(k) for q in range(k) if p != q) / k
         return var, off
@@ -148,8 +153,18 @@ def test_gradient_steps_lower_the_loss(name):
     assert loss().item() < before
 
 
-@pytest.mark.parametrize("fn", [losses.info_nce, losses.nt_xent, losses.spectral_contrastive, losses.barlow_twins,
-                                losses.vicreg, losses.info_nce_terms, losses.vicreg_terms])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        losses.info_nce,
+        losses.nt_xent,
+        losses.spectral_contrastive,
+        losses.barlow_twins,
+        losses.vicreg,
+        losses.info_nce_terms,
+        losses.vicreg_terms,
+    ],
+)
 def test_validation(fn):
     z = torch.randn(5, 3)
     with pytest.raises(TypeError, match="z1"):
@@ -188,9 +203,19 @@ def test_hyperparameter_validation():
         losses.simsiam(z1, z2, z1[:, :2], z2[:, :2])
 
 
-TWO_VIEW = [losses.info_nce, losses.nt_xent, losses.spectral_contrastive, losses.barlow_twins, losses.vicreg,
-            losses.clip, losses.info_nce_terms, losses.barlow_twins_terms, losses.vicreg_terms, losses.clip_terms,
-            losses.spectral_contrastive_terms]
+TWO_VIEW = [
+    losses.info_nce,
+    losses.nt_xent,
+    losses.spectral_contrastive,
+    losses.barlow_twins,
+    losses.vicreg,
+    losses.clip,
+    losses.info_nce_terms,
+    losses.barlow_twins_terms,
+    losses.vicreg_terms,
+    losses.clip_terms,
+    losses.spectral_contrastive_terms,
+]
 
 
 @pytest.mark.parametrize("fn", TWO_VIEW)

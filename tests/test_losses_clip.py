@@ -119,7 +119,7 @@ def test_simsiam_l2_stops_gradient_and_descends():
     before = losses.simsiam_l2(p, p2, z1, z2).item()
     for _ in range(20):
         loss = losses.simsiam_l2(p, p2, z1, z2)
-        g, = torch.autograd.grad(loss, p)
+        (g,) = torch.autograd.grad(loss, p)
         p = (p - 1.0 * g).detach().requires_grad_()
     assert losses.simsiam_l2(p, p2, z1, z2).item() < before
 

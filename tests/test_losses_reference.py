@@ -36,10 +36,20 @@ def cos(a, b):
 def paper_info_nce(z1, z2, tau):
     """van den Oord et al. (2018), symmetrised: mean over anchors of -log softmax of the positive."""
     n = z1.shape[0]
-    one = sum(-cos(z1[i], z2[i]) / tau + math.log(sum(math.exp(cos(z1[i], z2[j]) / tau) for j in range(n)))
-              for i in range(n)) / n
-    two = sum(-cos(z2[i], z1[i]) / tau + math.log(sum(math.exp(cos(z2[i], z1[j]) / tau) for j in range(n)))
-              for i in range(n)) / n
+    one = (
+        sum(
+            -cos(z1[i], z2[i]) / tau + math.log(sum(math.exp(cos(z1[i], z2[j]) / tau) for j in range(n)))
+            for i in range(n)
+        )
+        / n
+    )
+    two = (
+        sum(
+            -cos(z2[i], z1[i]) / tau + math.log(sum(math.exp(cos(z2[i], z1[j]) / tau) for j in range(n)))
+            for i in range(n)
+        )
+        / n
+    )
     return 0.5 * (one + two)
 
 
@@ -88,8 +98,10 @@ def test_info_nce_nt_xent_clip_against_paper_and_reference_code(tau):
 
 def simsiam_pseudocode(p1, p2, z1, z2):
     """Chen & He (2021), Algorithm 1: D(p, z) = -(normalize(p) * normalize(z)).sum(1).mean()."""
+
     def d(p, z):
         return -(F.normalize(p, dim=1) * F.normalize(z.detach(), dim=1)).sum(1).mean()
+
     return float(0.5 * d(p1, z2) + 0.5 * d(p2, z1))
 
 
@@ -119,7 +131,7 @@ def barlow(z1, z2, lam, standardise):
     n = z1.shape[0]
     c = standardise(z1).T @ standardise(z2) / n
     d = torch.diagonal(c)
-    return float(((1 - d) ** 2).sum() + lam * ((c ** 2).sum() - (d ** 2).sum()))
+    return float(((1 - d) ** 2).sum() + lam * ((c**2).sum() - (d**2).sum()))
 
 
 def paper_std(z):  # Zbontar et al. (2021), eq. (2): the correlation, no epsilon
@@ -155,7 +167,8 @@ def test_barlow_twins_convention_and_its_distance_to_the_references():
     n = z1.shape[0]
     assert torch.diagonal(paper_std(z1).T @ paper_std(z1) / n) == pytest.approx(torch.ones(8, dtype=D), rel=1e-12)
     assert torch.diagonal(lightly_std(z1).T @ lightly_std(z1) / n) == pytest.approx(
-        torch.full((8,), (n - 1) / n, dtype=D), rel=1e-12)
+        torch.full((8,), (n - 1) / n, dtype=D), rel=1e-12
+    )
     assert float(losses.barlow_twins_terms(z1, z1)["invariance"]) < 1e-8  # ours: 1 up to the epsilon
 
 
@@ -197,6 +210,7 @@ def test_vicreg_follows_the_paper_and_equals_the_official_code_with_twice_the_va
     assert ours == pytest.approx(vicreg_paper(z1, z2, 25.0, 25.0, 1.0), rel=1e-12)
     # the chapters' var_weight = 25 is std_coeff = 50 in the official code and lightly
     assert ours == pytest.approx(vicreg_official(z1, z2, 25.0, 50.0, 1.0), rel=1e-12)
-    assert float(losses.vicreg(z1, z2, var_weight=12.5)) == pytest.approx(vicreg_official(z1, z2, 25.0, 25.0, 1.0),
-                                                                          rel=1e-12)
+    assert float(losses.vicreg(z1, z2, var_weight=12.5)) == pytest.approx(
+        vicreg_official(z1, z2, 25.0, 25.0, 1.0), rel=1e-12
+    )
     assert ours != pytest.approx(vicreg_official(z1, z2, 25.0, 25.0, 1.0), rel=1e-3)  # the conventions differ

@@ -17,7 +17,7 @@ def rotation_basis(d, angles, seed=0):
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     p = len(angles)
     a = q[:, :p]
-    b = np.cos(angles) * q[:, :p] + np.sin(angles) * q[:, p:2 * p]
+    b = np.cos(angles) * q[:, :p] + np.sin(angles) * q[:, p : 2 * p]
     return a, b
 
 

@@ -70,8 +70,10 @@ def test_rotation_invariance_of_rate_and_reduction():
     y = torch.arange(150) % 4
     pi = torch.softmax(torch.randn(150, 5, generator=gen(4), dtype=D), dim=1)
     assert metrics.coding_rate(z @ q).item() == pytest.approx(metrics.coding_rate(z).item(), abs=1e-10)
-    for a, b in [(metrics.coding_rate_reduction(z @ q, y), metrics.coding_rate_reduction(z, y)),
-                 (metrics.coding_rate_reduction_soft(z @ q, pi), metrics.coding_rate_reduction_soft(z, pi))]:
+    for a, b in [
+        (metrics.coding_rate_reduction(z @ q, y), metrics.coding_rate_reduction(z, y)),
+        (metrics.coding_rate_reduction_soft(z @ q, pi), metrics.coding_rate_reduction_soft(z, pi)),
+    ]:
         assert a["reduction"].item() == pytest.approx(b["reduction"].item(), abs=1e-10)
 
 
@@ -120,7 +122,8 @@ def test_soft_partition_matches_slow_reference_and_special_cases():
     y = torch.randint(0, 5, (50,), generator=g)
     onehot = torch.nn.functional.one_hot(y, 7).to(D)
     assert metrics.coding_rate_reduction_soft(z, onehot, 0.6)["reduction"].item() == pytest.approx(
-        metrics.coding_rate_reduction(z, y, 0.6)["reduction"].item(), rel=1e-10)
+        metrics.coding_rate_reduction(z, y, 0.6)["reduction"].item(), rel=1e-10
+    )
     # identical memberships for every sample: zero reduction
     same = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=D).expand(50, 4)
     assert abs(metrics.coding_rate_reduction_soft(z, same, 0.6)["reduction"].item()) < 1e-10
@@ -137,7 +140,8 @@ def test_pair_closed_form_matches_generic_code_and_decomposes():
     assert out["reduction"].item() == pytest.approx(generic["reduction"].item(), rel=1e-10)
     assert out["compression"].item() == pytest.approx(generic["compression"].item(), rel=1e-10)
     assert out["reduction"].item() == pytest.approx(
-        (out["expansion"] - out["alignment"] - out["constant"]).item(), rel=1e-12)
+        (out["expansion"] - out["alignment"] - out["constant"]).item(), rel=1e-12
+    )
     c = 16 / (2 * eps**2)
     assert out["constant"].item() == pytest.approx(0.5 * math.log(1 + 2 * c))
     # aligned and antipodal pairs have zero alignment term and the same reduction

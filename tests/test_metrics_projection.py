@@ -58,15 +58,18 @@ def test_rank_deficient_basis_uses_its_numerical_span():
     assert np.isclose(projection_length(a, np.array([0.0, 1.0, 0.0])), 0.0)
 
 
-@pytest.mark.parametrize("basis, directions, err", [
-    (np.zeros((3, 2)), np.ones(3), ValueError),          # all-zero basis
-    (np.ones((3, 2)), np.zeros(3), ValueError),          # zero direction
-    (np.ones((3, 2)), np.ones(4), ValueError),           # dimension mismatch
-    (np.ones(3), np.ones(3), ValueError),                # basis must be 2-D or 3-D
-    (np.ones((3, 2)), np.ones((3, 2, 1)), ValueError),   # directions 1-D or 2-D
-    ("basis", np.ones(3), TypeError),
-    (np.full((3, 2), np.nan), np.ones(3), ValueError),
-])
+@pytest.mark.parametrize(
+    "basis, directions, err",
+    [
+        (np.zeros((3, 2)), np.ones(3), ValueError),  # all-zero basis
+        (np.ones((3, 2)), np.zeros(3), ValueError),  # zero direction
+        (np.ones((3, 2)), np.ones(4), ValueError),  # dimension mismatch
+        (np.ones(3), np.ones(3), ValueError),  # basis must be 2-D or 3-D
+        (np.ones((3, 2)), np.ones((3, 2, 1)), ValueError),  # directions 1-D or 2-D
+        ("basis", np.ones(3), TypeError),
+        (np.full((3, 2), np.nan), np.ones(3), ValueError),
+    ],
+)
 def test_validation(basis, directions, err):
     with pytest.raises(err):
         projection_length(basis, directions)

@@ -76,14 +76,24 @@ def test_fit_lowers_a_loss_and_records_history():
     def step(t):
         idx = next(batches)
         xb = x[idx]
-        return losses.info_nce_terms(enc(xb + 0.1 * torch.randn(xb.shape, generator=g)),
-                                     enc(xb + 0.1 * torch.randn(xb.shape, generator=g)), temperature=0.5)
+        return losses.info_nce_terms(
+            enc(xb + 0.1 * torch.randn(xb.shape, generator=g)),
+            enc(xb + 0.1 * torch.randn(xb.shape, generator=g)),
+            temperature=0.5,
+        )
 
     calls = []
     fixed = 0.1 * torch.randn(x.shape, generator=g)
     full = lambda: losses.info_nce(enc(x), enc(x + fixed), temperature=0.5)  # noqa: E731
-    hist = train.fit(step, enc.parameters(), steps=60, lr=0.1, monitor={"norm": lambda: enc.weight.norm(), "full": full},
-                     every=20, after_step=calls.append)
+    hist = train.fit(
+        step,
+        enc.parameters(),
+        steps=60,
+        lr=0.1,
+        monitor={"norm": lambda: enc.weight.norm(), "full": full},
+        every=20,
+        after_step=calls.append,
+    )
     assert calls == list(range(60))
     assert list(hist.steps("loss")) == [0, 20, 40, 59]
     assert list(hist.steps("norm")) == [0, 20, 40, 60]
@@ -146,12 +156,12 @@ def test_fit_scheduler_and_a_built_optimizer():
         return sched
 
     w2, _ = run(scheduler=decay)
-    assert seen[0].last_epoch == 10 and np.isclose(seen[0].get_last_lr()[0], 0.05 * 0.5 ** 10)
+    assert seen[0].last_epoch == 10 and np.isclose(seen[0].get_last_lr()[0], 0.05 * 0.5**10)
     assert not torch.equal(w0, w2)
     # the same schedule by hand
     w = torch.nn.Parameter(torch.ones(3))
     opt = torch.optim.SGD([w], lr=0.05)
-    for t in range(10):
+    for _t in range(10):
         opt.zero_grad()
         ((x @ w) ** 2).mean().backward()
         opt.step()

@@ -19,14 +19,17 @@ def test_names_partition_all():
     assert set(objectives.ALL) == set(objectives.DEFAULTS)
 
 
-@pytest.mark.parametrize("name, reference", [
-    ("infonce", lambda a, b: losses.info_nce(a, b, temperature=0.2, similarity="cosine", symmetric=True)),
-    ("spectral", losses.spectral_contrastive),
-    ("barlow_twins", lambda a, b: losses.barlow_twins(a, b, lambd=0.05)),
-    ("vicreg", lambda a, b: losses.vicreg(a, b, 25.0, 25.0, 1.0, 1.0)),
-    ("invariance", lambda a, b: ((a - b) ** 2).mean()),
-    ("alignment", lambda a, b: -(a * b).sum(1).mean()),
-])
+@pytest.mark.parametrize(
+    "name, reference",
+    [
+        ("infonce", lambda a, b: losses.info_nce(a, b, temperature=0.2, similarity="cosine", symmetric=True)),
+        ("spectral", losses.spectral_contrastive),
+        ("barlow_twins", lambda a, b: losses.barlow_twins(a, b, lambd=0.05)),
+        ("vicreg", lambda a, b: losses.vicreg(a, b, 25.0, 25.0, 1.0, 1.0)),
+        ("invariance", lambda a, b: ((a - b) ** 2).mean()),
+        ("alignment", lambda a, b: -(a * b).sum(1).mean()),
+    ],
+)
 def test_loss_matches_package_loss(name, reference):
     z1, z2 = views()
     assert objectives.loss(name, z1, z2).item() == pytest.approx(reference(z1, z2).item(), rel=1e-12)
@@ -75,17 +78,20 @@ def test_gradient_step_lowers_each_objective():
             assert after.item() < before.item(), name
 
 
-@pytest.mark.parametrize("bad, exc, word", [
-    (dict(name=3), TypeError, "name"),
-    (dict(name="simclr"), ValueError, "name"),
-    (dict(z1=[[1.0]]), TypeError, "z1"),
-    (dict(z2=torch.zeros(8, 2, dtype=D)), ValueError, "z1 and z2"),
-    (dict(predictor="linear"), TypeError, "predictor"),
-    (dict(name="simsiam"), ValueError, "predictor"),
-    (dict(name="vicreg", predictor=torch.nn.Identity()), ValueError, "predictor"),
-    (dict(name="infonce", temperature=-1.0), ValueError, "temperature"),
-    (dict(name="spectral", temperature=1.0), ValueError, "temperature"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, word",
+    [
+        (dict(name=3), TypeError, "name"),
+        (dict(name="simclr"), ValueError, "name"),
+        (dict(z1=[[1.0]]), TypeError, "z1"),
+        (dict(z2=torch.zeros(8, 2, dtype=D)), ValueError, "z1 and z2"),
+        (dict(predictor="linear"), TypeError, "predictor"),
+        (dict(name="simsiam"), ValueError, "predictor"),
+        (dict(name="vicreg", predictor=torch.nn.Identity()), ValueError, "predictor"),
+        (dict(name="infonce", temperature=-1.0), ValueError, "temperature"),
+        (dict(name="spectral", temperature=1.0), ValueError, "temperature"),
+    ],
+)
 def test_bad_input_names_argument(bad, exc, word):
     z1, z2 = views()
     kw = dict(name="infonce", z1=z1, z2=z2, predictor=None)
@@ -125,7 +131,7 @@ def test_view_pair_every_generator(kind):
     assert x1.shape == x2.shape and x1.shape[0] == 10 and not torch.equal(x1, x2)
     if kind != "mixture":
         full = objectives.view_pair(src, n=1000, generator=g)[0]
-        assert full.shape[0] == src.n                     # n >= source.n: the whole stored sample
+        assert full.shape[0] == src.n  # n >= source.n: the whole stored sample
 
 
 def test_view_pair_same_seed_same_pairs_and_planted_rows_match():
@@ -134,7 +140,7 @@ def test_view_pair_same_seed_same_pairs_and_planted_rows_match():
     b = objectives.view_pair(src, n=5, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     i = int((src.x == a[0][0]).all(1).nonzero()[0])
-    assert torch.equal(a[1][0], src.x_pos[i])            # the positive of the same anchor
+    assert torch.equal(a[1][0], src.x_pos[i])  # the positive of the same anchor
 
 
 def test_view_pair_validation():
@@ -153,17 +159,17 @@ def test_view_pair_validation():
 
 def test_bad_input_found_by_fuzzing_is_refused_by_name():
     z1, z2 = views()
-    with pytest.raises(TypeError, match="predictor"):      # float32 predictor, float64 views: raw torch error before
+    with pytest.raises(TypeError, match="predictor"):  # float32 predictor, float64 views: raw torch error before
         objectives.loss("simsiam", z1, z2, predictor=objectives.predictor("simsiam", 3))
-    with pytest.raises(ValueError, match="predictor"):     # wrong input size: raw RuntimeError before
+    with pytest.raises(ValueError, match="predictor"):  # wrong input size: raw RuntimeError before
         objectives.loss("simsiam", z1, z2, predictor=objectives.predictor("simsiam", 4, dtype=D))
     bad = z1.clone()
     bad[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="z1"):            # used to blame the predictions p1
+    with pytest.raises(ValueError, match="z1"):  # used to blame the predictions p1
         objectives.loss("simsiam", bad, z2, predictor=objectives.predictor("simsiam", 3, dtype=D))
-    with pytest.raises(TypeError, match="dtype"):          # float16 predictor used to be accepted
+    with pytest.raises(TypeError, match="dtype"):  # float16 predictor used to be accepted
         objectives.predictor("simsiam", 3, dtype=torch.float16)
-    with pytest.raises(ValueError, match="k"):             # used to try to allocate 40 GB
+    with pytest.raises(ValueError, match="k"):  # used to try to allocate 40 GB
         objectives.predictor("simsiam", 100_000)
     pairs = data.SameComponentPairs(torch.zeros(2, 3), 1.0)
     with pytest.raises(ValueError, match="n"):

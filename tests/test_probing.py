@@ -65,7 +65,9 @@ def test_ridge_r2_matches_reference_and_limits():
     want = 1 - ((pred - tb.numpy()) ** 2).sum() / ((tb.numpy() - tb.numpy().mean(0)) ** 2).sum()
     assert got == pytest.approx(want, rel=1e-8)
     assert got > 0.99
-    r2_noise = probing.ridge_probe_r2(torch.randn(80, 6, generator=gen(9)), ta, torch.randn(300, 6, generator=gen(10)), tb)
+    r2_noise = probing.ridge_probe_r2(
+        torch.randn(80, 6, generator=gen(9)), ta, torch.randn(300, 6, generator=gen(10)), tb
+    )
     assert r2_noise[0] < 0.05
 
 
@@ -164,11 +166,19 @@ def test_ridge_scores_primal_and_dual_agree_with_reference(width):
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_ridge_names_a_non_finite_layer(where, value):
     """Finiteness is checked on the scores; the error still names the layer that holds the bad entry."""
-    ftr = [torch.randn(40, 5, generator=gen(1), dtype=torch.float64), torch.randn(40, 60, generator=gen(2), dtype=torch.float64)]
-    fte = [torch.randn(30, 5, generator=gen(3), dtype=torch.float64), torch.randn(30, 60, generator=gen(4), dtype=torch.float64)]
+    ftr = [
+        torch.randn(40, 5, generator=gen(1), dtype=torch.float64),
+        torch.randn(40, 60, generator=gen(2), dtype=torch.float64),
+    ]
+    fte = [
+        torch.randn(30, 5, generator=gen(3), dtype=torch.float64),
+        torch.randn(30, 60, generator=gen(4), dtype=torch.float64),
+    ]
     (ftr if where.startswith("features_train") else fte)[int(where[-2])][7, 2] = value
     y, yt = torch.arange(40) % 3, torch.arange(30) % 3
     with pytest.raises(ValueError, match=re.escape(where) + " contains NaN"):
         probing.ridge_probe_accuracy(ftr, y, fte, yt)
     with pytest.raises(ValueError, match=re.escape(where) + " contains NaN"):
-        probing.ridge_probe_r2(ftr, torch.randn(40, 2, dtype=torch.float64), fte, torch.randn(30, 2, dtype=torch.float64))
+        probing.ridge_probe_r2(
+            ftr, torch.randn(40, 2, dtype=torch.float64), fte, torch.randn(30, 2, dtype=torch.float64)
+        )

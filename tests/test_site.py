@@ -14,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
-from bookext.toc import toc_chapters as _toc_chapters  # noqa: E402
 from built_book import require_build, stale_build_reason  # noqa: E402
+
+from bookext.toc import toc_chapters as _toc_chapters  # noqa: E402
 
 
 def toc_chapters():
@@ -42,8 +43,11 @@ def test_no_script_or_stylesheet_from_the_internet():
     remote = re.compile(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//[^"]+"[^>]*>')
     offenders = {}
     for page in pages():
-        found = [m for m in remote.findall(page.read_text(encoding="utf-8"))
-                 if "<script" in m or 'rel="stylesheet"' in m or "preload" in m]
+        found = [
+            m
+            for m in remote.findall(page.read_text(encoding="utf-8"))
+            if "<script" in m or 'rel="stylesheet"' in m or "preload" in m
+        ]
         if found:
             offenders[str(page.relative_to(HTML))] = found[:3]
     assert not offenders, f"pages load resources from the internet: {offenders}"

@@ -8,7 +8,6 @@ import pytest
 
 from bookext import cache as bookcache
 from bookext import ledger, offline
-
 from sslbook import claims
 from tools import bench
 
@@ -16,8 +15,14 @@ ROW = {"chapter": "foundations", "seconds": 12.0, "peak_mib": 300.0, "claims": 1
 
 
 def test_chapter_table_flags_budget_and_errors():
-    table = bench.chapter_table([ROW, {**ROW, "chapter": "slow", "seconds": 120.0},
-                                 {**ROW, "chapter": "broken", "error": "CellExecutionError: boom"}], budget=90.0)
+    table = bench.chapter_table(
+        [
+            ROW,
+            {**ROW, "chapter": "slow", "seconds": 120.0},
+            {**ROW, "chapter": "broken", "error": "CellExecutionError: boom"},
+        ],
+        budget=90.0,
+    )
     lines = table.splitlines()
     assert "foundations" in lines[2] and lines[2].rstrip().endswith("ok") and "0.13" in lines[2]
     assert "OVER BUDGET" in lines[3] and "ERROR CellExecutionError" in lines[4]
@@ -28,9 +33,11 @@ def test_to_scripts_writes_plain_python(tmp_path):
     book = tmp_path / "book"
     book.mkdir()
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/a\n")
-    (book / "a.md").write_text("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
-                               "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n# A\n\n"
-                               "```{code-cell} ipython3\nx = 1\n```\n")
+    (book / "a.md").write_text(
+        "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+        "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n# A\n\n"
+        "```{code-cell} ipython3\nx = 1\n```\n"
+    )
     (path,) = bench.to_scripts(tmp_path, tmp_path / "scripts")
     assert "\nx = 1" in path.read_text() and "# %%" in path.read_text()
     (book / "a.md").write_text((book / "a.md").read_text().replace("x = 1", "%timeit 1"))
@@ -43,11 +50,27 @@ def test_mathjax_is_installed_where_the_extension_looks():
 
 
 def test_claims_are_read_from_executed_notebooks(tmp_path):
-    rec = {"key": "k", "statement": "s", "quantity": "q", "value": 1.0, "op": ">", "threshold": 0.0, "passed": True,
-           "seed": 0, "scale": "book", "extra": {}}
-    nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data",
-                                                        "data": {claims.MIME_TYPE: rec, "text/plain": "x"}}]},
-                    {"cell_type": "markdown"}]}
+    rec = {
+        "key": "k",
+        "statement": "s",
+        "quantity": "q",
+        "value": 1.0,
+        "op": ">",
+        "threshold": 0.0,
+        "passed": True,
+        "seed": 0,
+        "scale": "book",
+        "extra": {},
+    }
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "outputs": [{"output_type": "display_data", "data": {claims.MIME_TYPE: rec, "text/plain": "x"}}],
+            },
+            {"cell_type": "markdown"},
+        ]
+    }
     target = tmp_path / "jupyter_execute" / "book" / "ch.ipynb"
     target.parent.mkdir(parents=True)
     target.write_text(json.dumps(nb))
@@ -58,8 +81,11 @@ def test_claims_are_read_from_executed_notebooks(tmp_path):
 
 def test_compare_two_results():
     old = {"meta": {"commit": "a"}, "chapters": [{**ROW, "chapter": "x", "seconds": 20.0}], "total_s": 20.0}
-    new = {"meta": {"commit": "b"}, "chapters": [{**ROW, "chapter": "x", "seconds": 10.0},
-                                                 {**ROW, "chapter": "y", "seconds": 5.0}], "total_s": 15.0}
+    new = {
+        "meta": {"commit": "b"},
+        "chapters": [{**ROW, "chapter": "x", "seconds": 10.0}, {**ROW, "chapter": "y", "seconds": 5.0}],
+        "total_s": 15.0,
+    }
     text = bench.compare(old, new)
     assert "0.50" in text and "0.75" in text  # x halved, the total dropped by a quarter
     assert "y" in text and "nan" in text  # a chapter missing from the old run is shown without a ratio
@@ -106,8 +132,17 @@ def test_fold_summary_counts_kinds():
 
 def test_a_claim_output_carries_its_record_for_the_fold():
     claims.clear()
-    rec = claims.claim("a $x$", 1.0, ">", 0.5, quantity="q", key="k", kind="reproduction",
-                       control=claims.Control(0.1, "init"), source="text: 0.5")
+    rec = claims.claim(
+        "a $x$",
+        1.0,
+        ">",
+        0.5,
+        quantity="q",
+        key="k",
+        kind="reproduction",
+        control=claims.Control(0.1, "init"),
+        source="text: 0.5",
+    )
     from docutils import nodes
 
     node = nodes.container()
@@ -122,8 +157,10 @@ def test_import_sslbook_loads_no_book_tooling():
     import subprocess
     import sys
 
-    code = ("import sys, sslbook; print(','.join(m for m in ('docutils', 'sphinx', 'pytest', 'nbval', 'nbclient', "
-            "'jupytext', 'myst_nb', 'bookext', 'tools') if m in sys.modules))")
+    code = (
+        "import sys, sslbook; print(','.join(m for m in ('docutils', 'sphinx', 'pytest', 'nbval', 'nbclient', "
+        "'jupytext', 'myst_nb', 'bookext', 'tools') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "", f"import sslbook imports book tooling: {out.stdout.strip()}"
 
@@ -133,9 +170,11 @@ def test_merging_streams_leaves_the_executed_notebook_alone():
     from myst_nb.core import render
 
     bookcache.patch_myst_nb_merge_streams()
-    outs = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
-            nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
-            nbformat.v4.new_output("stream", name="stdout", text="b\n")]
+    outs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+    ]
     merged = render.coalesce_streams(outs)
     assert "".join(o.get("text", "") for o in merged).count("b") == 1
     assert outs[0]["text"] == "a\n" and outs[2]["text"] == "b\n"  # the notebook's own outputs unchanged
@@ -182,7 +221,10 @@ The answer.
 ```
 % a comment
 """
-    links = {"probe": ("probe", "https://b/glossary.html#term-probe"), "xx-thm": ("big result", "https://b/x.html#xx-thm")}
+    links = {
+        "probe": ("probe", "https://b/glossary.html#term-probe"),
+        "xx-thm": ("big result", "https://b/x.html#xx-thm"),
+    }
     out = to_plain(src, lambda role, t: links.get(t, (t, None)), lambda role, keys: f"Author ({keys})")
     assert leftover_myst(out) == [], out
     assert "Author (a2024)" in out and "[linear probe](https://b/glossary.html#term-probe)" in out
@@ -194,8 +236,9 @@ The answer.
 
 
 def test_citations_read_author_year():
-    from bookext.plain import bib_citer
     from built_book import ROOT
+
+    from bookext.plain import bib_citer
 
     cite = bib_citer(ROOT / "book" / "references.bib")
     assert cite("cite:t", "qiang2024memorization").startswith("Qiang et al. (2024)")

@@ -80,8 +80,17 @@ def make_setup(seed=0, prior=True, second_order=True, gamma=1.0, lam=5.0):
     p = None
     if prior:
         p = umm.early_prior(probing.layer_features(net, d.x)[0], n_clusters=5, generator=gen(seed + 1))
-    fixer = umm.UMM(net, 1, lambda a, b: losses.nt_xent(a, b, 0.5), prior=p, gamma=gamma, lam=lam,
-                    inner_lr=1e-2, lr=1e-2, second_order=second_order)
+    fixer = umm.UMM(
+        net,
+        1,
+        lambda a, b: losses.nt_xent(a, b, 0.5),
+        prior=p,
+        gamma=gamma,
+        lam=lam,
+        inner_lr=1e-2,
+        lr=1e-2,
+        second_order=second_order,
+    )
     return d, net, fixer
 
 
@@ -103,7 +112,8 @@ def test_terms_match_direct_computation():
     _, _, pair_fixer = make_setup(prior=False)
     tp = pair_fixer.terms(x1, x2)
     assert tp["reduction"].item() == pytest.approx(
-        metrics.pair_coding_rate_reduction(z[:20], z[20:])["reduction"].item(), rel=1e-4)
+        metrics.pair_coding_rate_reduction(z[:20], z[20:])["reduction"].item(), rel=1e-4
+    )
 
 
 def test_lookahead_parameters_give_the_functional_forward():
@@ -160,8 +170,10 @@ def test_second_order_hypergradient_matches_finite_differences():
 def test_first_order_hypergradient_is_the_gradient_at_the_lookahead():
     net, fixer, x1, x2 = deterministic_setup(second_order=False)
     grads, hyper, _ = fixer.gradients(x1, x2)
-    look = {n: (p - fixer.inner_lr * g).detach().requires_grad_(True)
-            for n, p, g in zip(fixer._names, fixer.late_parameters, grads)}
+    look = {
+        n: (p - fixer.inner_lr * g).detach().requires_grad_(True)
+        for n, p, g in zip(fixer._names, fixer.late_parameters, grads)
+    }
     want = torch.autograd.grad(fixer.outer_loss(fixer.terms(x1, x2, look)), list(look.values()))
     assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(hyper, want))
     # with a small look-ahead step (UMM's 1e-3) the second-order correction is small
@@ -190,8 +202,15 @@ def test_step_updates_only_late_layers_and_returns_terms():
 
 def test_fit_lowers_alignment_and_raises_reduction():
     d, net, fixer = make_setup(seed=3)
-    hist = fixer.fit(d.x, d.view, steps=60, batch_size=30, generator=gen(11), every=10,
-                     monitor={"kl": lambda: umm.alignment_kl(fixer.early(d.x), fixer.late(fixer.early(d.x)))})
+    hist = fixer.fit(
+        d.x,
+        d.view,
+        steps=60,
+        batch_size=30,
+        generator=gen(11),
+        every=10,
+        monitor={"kl": lambda: umm.alignment_kl(fixer.early(d.x), fixer.late(fixer.early(d.x)))},
+    )
     assert list(hist.steps("kl")) == [0, 10, 20, 30, 40, 50, 60]
     assert hist["kl"][-1] < hist["kl"][0]
     assert hist["outer"][-1] < hist["outer"][0]
@@ -208,9 +227,10 @@ def test_fit_is_a_loop_of_steps():
             rows = {k: list(hist[k]) for k in hist.keys()}
         else:
             from sslbook import train
+
             batches = train.minibatches(d.x.shape[0], 30, generator=g)
             outs = []
-            for t in range(7):
+            for _t in range(7):
                 xb = d.x[next(batches)]
                 outs.append(fixer.step(d.view(xb, generator=g), d.view(xb, generator=g)))
             ref = {k: [outs[t][k] for t in (0, 3, 6)] for k in outs[0]}

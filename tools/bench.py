@@ -46,13 +46,15 @@ REBUILD_TARGET_S = 20.0
 
 def _commit(root: Path) -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 # --------------------------------------------------------------------------- chapters
+
 
 def _run_notebook(path: str) -> dict:
     """Execute one chapter with nbclient in this process' child kernel; report time and peak RSS."""
@@ -66,16 +68,22 @@ def _run_notebook(path: str) -> dict:
     error = None
     timeout = None if config.scale() == "paper" else 1200  # a paper-scale training cell may take an hour on a CPU
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+        NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
+        ).execute()
     except Exception as exc:  # report, do not crash the benchmark
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     wall = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    found = [o["data"][MIME_TYPE] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-             if MIME_TYPE in (o.get("data") or {})]
+    found = [
+        o["data"][MIME_TYPE]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if MIME_TYPE in (o.get("data") or {})
+    ]
     measured = [_measured(json.loads(r) if isinstance(r, str) else r) for r in found]
-    return {"seconds": wall, "peak_mib": peak_kib / 1024, "claims": len(found), "error": error,
-            "measured": measured}
+    return {"seconds": wall, "peak_mib": peak_kib / 1024, "claims": len(found), "error": error, "measured": measured}
 
 
 def _measured(record: dict) -> dict:
@@ -121,12 +129,16 @@ def _run_script(path: str) -> dict:
 def _child(mode: str, path: Path) -> dict:
     cmd = [sys.executable, "-m", "tools.bench", f"--_{mode}", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{\"seconds\"")]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{"seconds"')]
     if proc.returncode != 0 or not lines:
-        return {"seconds": float("nan"), "peak_mib": float("nan"), "claims": 0,
-                "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+        return {
+            "seconds": float("nan"),
+            "peak_mib": float("nan"),
+            "claims": 0,
+            "error": (proc.stderr.strip().splitlines() or ["failed"])[-1],
+        }
     if mode == "script":
-        sys.stdout.write("".join(ln + "\n" for ln in proc.stdout.splitlines() if not ln.startswith("{\"seconds\"")))
+        sys.stdout.write("".join(ln + "\n" for ln in proc.stdout.splitlines() if not ln.startswith('{"seconds"')))
     return json.loads(lines[-1])
 
 
@@ -138,8 +150,10 @@ def chapter_table(rows: list[dict], budget: float | None) -> str:
         status = "ok" if not r.get("error") else "ERROR " + r["error"][:60]
         if budget and r["seconds"] > budget:
             status = "OVER BUDGET"
-        out.append(f"{r['chapter']:<22}{r['seconds']:9.1f}{r['peak_mib']:10.0f}{(budget or float('nan')):10.0f}"
-                   f"{ratio:8.2f}{r.get('claims', 0):8d}  {status}")
+        out.append(
+            f"{r['chapter']:<22}{r['seconds']:9.1f}{r['peak_mib']:10.0f}{(budget or float('nan')):10.0f}"
+            f"{ratio:8.2f}{r.get('claims', 0):8d}  {status}"
+        )
     total = sum(r["seconds"] for r in rows)
     out.append("-" * len(head))
     out.append(f"{'total':<22}{total:9.1f}{'':10}{BOOK_TARGET_S if budget else float('nan'):10.0f}")
@@ -183,14 +197,17 @@ def to_scripts(root: Path, out: Path) -> list[Path]:
 
 # --------------------------------------------------------------------------- comparing runs
 
+
 def compare(old: dict, new: dict) -> str:
     """A table of two benchmark results (JSON written by this command), row by row, with new / old."""
-    lines = [f"old: {old.get('meta', {}).get('commit', '?')} ({old.get('meta', {}).get('time', '?')}), "
-             f"new: {new.get('meta', {}).get('commit', '?')} ({new.get('meta', {}).get('time', '?')})"]
+    lines = [
+        f"old: {old.get('meta', {}).get('commit', '?')} ({old.get('meta', {}).get('time', '?')}), "
+        f"new: {new.get('meta', {}).get('commit', '?')} ({new.get('meta', {}).get('time', '?')})"
+    ]
     for key, label, value in (("chapters", "chapter", "seconds"),):
         if key not in old or key not in new:
             continue
-        name = (lambda r: r["chapter"])  # noqa: E731
+        name = lambda r: r["chapter"]  # noqa: E731
         before = {name(r): r[value] for r in old[key]}
         head = f"{label:<44}{'old':>12}{'new':>12}{'new/old':>9}"
         lines += ["", head, "-" * len(head)]
@@ -207,24 +224,35 @@ def compare(old: dict, new: dict) -> str:
 def markdown(result: dict) -> str:
     """A result (JSON written by this command) as Markdown tables, for the status page."""
     meta = result.get("meta", {})
-    out = [f"Commit `{meta.get('commit', '?')}`, {meta.get('time', '?')}, scale `{meta.get('scale', '?')}`, "
-           f"{meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}.", ""]
+    out = [
+        f"Commit `{meta.get('commit', '?')}`, {meta.get('time', '?')}, scale `{meta.get('scale', '?')}`, "
+        f"{meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}.",
+        "",
+    ]
     if "chapters" in result:
         out += ["| chapter | wall s | peak MiB | budget s | ratio | claims |", "|---|---:|---:|---:|---:|---:|"]
         budget = BUDGET_S if meta.get("scale") == "book" else None
         for r in result["chapters"]:
             ratio = f"{r['seconds'] / budget:.2f}" if budget else ""
-            out.append(f"| {r['chapter']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {f'{budget:.0f}' if budget else ''} | {ratio} | "
-                       f"{r.get('claims', 0)}{' (error)' if r.get('error') else ''} |")
-        out.append(f"| **whole book** | **{result['total_s']:.1f}** | | {BOOK_TARGET_S:.0f} | "
-                   f"{result['total_s'] / BOOK_TARGET_S:.2f} | |")
+            out.append(
+                f"| {r['chapter']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {f'{budget:.0f}' if budget else ''} | {ratio} | "
+                f"{r.get('claims', 0)}{' (error)' if r.get('error') else ''} |"
+            )
+        out.append(
+            f"| **whole book** | **{result['total_s']:.1f}** | | {BOOK_TARGET_S:.0f} | "
+            f"{result['total_s'] / BOOK_TARGET_S:.2f} | |"
+        )
         if "cached_rebuild_s" in result:
-            out += ["", f"Cached rebuild (`jupyter-book build . --all`, warm execution cache): "
-                        f"{result['cached_rebuild_s']:.1f} s (target {REBUILD_TARGET_S:.0f} s)."]
+            out += [
+                "",
+                f"Cached rebuild (`jupyter-book build . --all`, warm execution cache): "
+                f"{result['cached_rebuild_s']:.1f} s (target {REBUILD_TARGET_S:.0f} s).",
+            ]
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- command line
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description="Benchmarks of the book.")
@@ -234,10 +262,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to-scripts", type=Path, help="write the chapters as .py scripts into this folder and stop")
     parser.add_argument("--scripts", type=Path, help="run the .py chapter scripts in this folder instead of notebooks")
     parser.add_argument("--json", type=Path, help="where to write the results")
-    parser.add_argument("--markdown", type=Path, metavar="RESULT",
-                        help="print a result written by this command as Markdown tables and stop")
-    parser.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"),
-                        help="compare two results written by this command and stop")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULT",
+        help="print a result written by this command as Markdown tables and stop",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("OLD", "NEW"),
+        help="compare two results written by this command and stop",
+    )
     parser.add_argument("--_notebook", help=argparse.SUPPRESS)
     parser.add_argument("--_script", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -265,8 +302,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     scale = config.scale()
     budget = BUDGET_S if scale == "book" else None
-    meta = {"commit": _commit(root), "scale": scale, "python": platform.python_version(), "machine": platform.node(),
-            "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    meta = {
+        "commit": _commit(root),
+        "scale": scale,
+        "python": platform.python_version(),
+        "machine": platform.node(),
+        "cpus": os.cpu_count(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     result: dict = {"meta": meta}
     kind = "chapters"
     if True:
@@ -289,8 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         result["total_s"] = sum(r["seconds"] for r in rows)
         if not args.no_rebuild and not args.scripts:
             result.update(time_rebuild(root))
-            print(f"cached rebuild (jupyter-book build . --all, warm cache): {result['cached_rebuild_s']:.1f} s "
-                  f"(target {REBUILD_TARGET_S:.0f} s)")
+            print(
+                f"cached rebuild (jupyter-book build . --all, warm cache): {result['cached_rebuild_s']:.1f} s "
+                f"(target {REBUILD_TARGET_S:.0f} s)"
+            )
     target = args.json or root / "bench-results" / f"{kind}-{scale}-{meta['commit']}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=1))

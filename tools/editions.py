@@ -78,7 +78,6 @@ def write_editions(root: Path, out: Path, only: list[str] | None = None) -> dict
     """Write both editions of every chapter (or of the chapters named in ``only``, by file stem)
     under ``out/student`` and ``out/instructor``."""
     import jupytext
-
     import yaml
 
     from bookext.plain import bib_citer, plain_cells, url_resolver

@@ -77,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         exec(TARGET.read_text(encoding="utf-8"), ns)
         old = ns["KEYS"]
     table = build(records, old)
-    TARGET.write_text('"""Answer keys of the self-checking exercises (hashes only), written by '
-                      '``python -m tools.exercise_keys``."""\n\n'
-                      f"KEYS = {pprint.pformat(table, width=110, sort_dicts=True)}\n", encoding="utf-8")
+    TARGET.write_text(
+        '"""Answer keys of the self-checking exercises (hashes only), written by '
+        '``python -m tools.exercise_keys``."""\n\n'
+        f"KEYS = {pprint.pformat(table, width=110, sort_dicts=True)}\n",
+        encoding="utf-8",
+    )
     print(f"{len(table)} exercise keys in {TARGET.relative_to(ROOT)}")
     return 0
 

@@ -59,13 +59,16 @@ def grade_notebook(path: Path, *, timeout: int = 600) -> tuple[str, list[dict]]:
     labels = _labels(chapter)
     if not labels:
         return chapter, []
-    probe = ("import json as _j\nfrom sslbook.exercises import grade_namespace as _g\n"
-             f"print({_MARK!r} + _j.dumps(_g({labels!r}, globals())))")
+    probe = (
+        "import json as _j\nfrom sslbook.exercises import grade_namespace as _g\n"
+        f"print({_MARK!r} + _j.dumps(_g({labels!r}, globals())))"
+    )
     nb.cells = [c for c in nb.cells if c.cell_type == "code"] + [nbformat.v4.new_code_cell(probe)]
     env_keys = os.environ.get("SSLBOOK_EXERCISE_KEYS")
     with tempfile.TemporaryDirectory() as tmp:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": tmp}})
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": tmp}}
+        )
         old = os.environ.pop("SSLBOOK_CHECKS", None)  # a student's failing check must not stop the run
         try:
             client.execute()
@@ -75,7 +78,7 @@ def grade_notebook(path: Path, *, timeout: int = 600) -> tuple[str, list[dict]]:
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
     for line in text.splitlines():
         if line.startswith(_MARK):
-            return chapter, json.loads(line[len(_MARK):])
+            return chapter, json.loads(line[len(_MARK) :])
     errors = [o for o in nb.cells[-1].outputs if o.get("output_type") == "error"]
     why = f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else "no output"
     raise RuntimeError(f"{path}: the grading cell did not report ({why}; keys from {env_keys or 'the package'})")
@@ -112,8 +115,16 @@ def grade_folder(folder: Path, out: Path, *, timeout: int = 600) -> list[dict]:
         row = {"student": student, "notebook": str(path.relative_to(folder)), "chapter": chapter}
         for r in results:
             row[r["label"]] = int(r["passed"])
-            feedback.append({"student": student, "chapter": chapter, "label": r["label"],
-                             "score": int(r["passed"]), "kind": r["kind"], "message": r["message"]})
+            feedback.append(
+                {
+                    "student": student,
+                    "chapter": chapter,
+                    "label": r["label"],
+                    "score": int(r["passed"]),
+                    "kind": r["kind"],
+                    "message": r["message"],
+                }
+            )
             if r["label"] not in labels:
                 labels.append(r["label"])
         row["total"] = sum(int(r["passed"]) for r in results)

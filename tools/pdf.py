@@ -54,11 +54,23 @@ def chromium() -> str:
 
 def print_page(browser: str, page: Path, target: Path) -> None:
     """Print one HTML page to ``target`` with Chromium, after its scripts (MathJax) have run."""
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tempfile.mkdtemp(prefix='sslbook-pdf-')}", "--no-pdf-header-footer",
-           "--run-all-compositor-stages-before-draw", "--virtual-time-budget=30000",
-           f"--print-to-pdf={target}", page.as_uri()]
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='sslbook-pdf-')}",
+        "--no-pdf-header-footer",
+        "--run-all-compositor-stages-before-draw",
+        "--virtual-time-budget=30000",
+        f"--print-to-pdf={target}",
+        page.as_uri(),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if not target.exists() or target.stat().st_size == 0:
         raise RuntimeError(f"Chromium printed nothing for {page.name}: {proc.stderr.strip()[-500:]}")
@@ -84,8 +96,9 @@ def build(solutions: bool = False) -> Path:
                 continue
             if solutions:  # a copy beside the page (same relative links) that shows the solutions
                 copy = page.with_name(f"_print_{page.name}")
-                copy.write_text(page.read_text(encoding="utf-8").replace("</head>", SHOW_SOLUTIONS + "</head>", 1),
-                                encoding="utf-8")
+                copy.write_text(
+                    page.read_text(encoding="utf-8").replace("</head>", SHOW_SOLUTIONS + "</head>", 1), encoding="utf-8"
+                )
                 made.append(copy)
                 page = copy
             target = work / (doc.replace("/", "_") + ".pdf")

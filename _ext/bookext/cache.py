@@ -146,7 +146,11 @@ def _build_finished(app, exception) -> None:
         return
     out = {}
     for doc in sorted(app.env.all_docs):
-        data = NbMetadataCollector.get_exec_data(app.env, doc) if doc in NbMetadataCollector.get_doc_data(app.env) else None
+        data = (
+            NbMetadataCollector.get_exec_data(app.env, doc)
+            if doc in NbMetadataCollector.get_doc_data(app.env)
+            else None
+        )
         if data:
             out[doc] = {k: data.get(k) for k in ("mtime", "runtime", "method", "succeeded")}
     (Path(app.outdir).parent / EXECUTED_FILE).write_text(json.dumps(out, indent=1), encoding="utf-8")

@@ -27,10 +27,18 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from sslbook.claims import KINDS, MIME_TYPE, format_threshold, format_value
 
-PLURAL = {"identity": "identities", "theorem": "theorem checks", "reproduction": "reproductions",
-          "breakdown": "breakdowns"}
-SINGULAR = {"identity": "identity", "theorem": "theorem check", "reproduction": "reproduction",
-            "breakdown": "breakdown"}
+PLURAL = {
+    "identity": "identities",
+    "theorem": "theorem checks",
+    "reproduction": "reproductions",
+    "breakdown": "breakdowns",
+}
+SINGULAR = {
+    "identity": "identity",
+    "theorem": "theorem check",
+    "reproduction": "reproduction",
+    "breakdown": "breakdown",
+}
 _MATH = re.compile(r"\$([^$]+)\$")
 _CODE = re.compile(r"`([^`]+)`")
 _MARKER = re.compile(r'<div class="sslbook-claim" data-claim="([^"]*)"')
@@ -40,7 +48,7 @@ def rich_text(text: str) -> str:
     """HTML of a statement: ``$...$`` as inline math for MathJax, backticks as code, the rest escaped."""
     out, pos = [], 0
     for m in _MATH.finditer(text):
-        out.append(_code(text[pos:m.start()]))
+        out.append(_code(text[pos : m.start()]))
         out.append(f'<span class="math notranslate nohighlight">\\({html.escape(m.group(1))}\\)</span>')
         pos = m.end()
     out.append(_code(text[pos:]))
@@ -53,29 +61,39 @@ def _code(text: str) -> str:
 
 
 def summary_line(records: list[dict[str, Any]]) -> str:
-    """"✔ 9 checks hold: 6 reproductions, 3 identities" (or how many fail)."""
-    counts = {k: sum(1 for r in records if r.get("kind") == k) for k in ("reproduction", "theorem", "identity", "breakdown")}
+    """ "✔ 9 checks hold: 6 reproductions, 3 identities" (or how many fail)."""
+    counts = {
+        k: sum(1 for r in records if r.get("kind") == k) for k in ("reproduction", "theorem", "identity", "breakdown")
+    }
     parts = [f"{n} {PLURAL[k] if n != 1 else SINGULAR[k]}" for k, n in counts.items() if n]
     failed = sum(1 for r in records if not r.get("passed"))
     n = len(records)
-    head = (f"✔ {n} check{'s' if n != 1 else ''} hold{'' if n != 1 else 's'}" if not failed
-            else f"✘ {failed} of {n} checks FAIL")
+    head = (
+        f"✔ {n} check{'s' if n != 1 else ''} hold{'' if n != 1 else 's'}"
+        if not failed
+        else f"✘ {failed} of {n} checks FAIL"
+    )
     return head + ": " + ", ".join(parts)
 
 
 def _control_html(r: dict[str, Any]) -> str:
     if r.get("control_value") is None:
         return "–"
-    return (f'{format_value(r["control_value"])}<br><span class="sslbook-what">{rich_text(r.get("control_what") or "")}'
-            "</span>")
+    return (
+        f'{format_value(r["control_value"])}<br><span class="sslbook-what">{rich_text(r.get("control_what") or "")}'
+        "</span>"
+    )
 
 
 def _budgets_html(r: dict[str, Any]) -> str:
     b = r.get("budgets") or {}
     if not b:
         return ""
-    return ('<br><span class="sslbook-what">budgets: '
-            + "; ".join(f"{html.escape(k)}: {rich_text(v)}" for k, v in b.items()) + "</span>")
+    return (
+        '<br><span class="sslbook-what">budgets: '
+        + "; ".join(f"{html.escape(k)}: {rich_text(v)}" for k, v in b.items())
+        + "</span>"
+    )
 
 
 def checks_table(records: list[dict[str, Any]], ledger_uri: str | None, chapter: str) -> str:
@@ -83,18 +101,27 @@ def checks_table(records: list[dict[str, Any]], ledger_uri: str | None, chapter:
     rows = []
     for r in records:
         key = r["key"]
-        link = (f' <a class="sslbook-ledger-link" href="{html.escape(ledger_uri)}#ledger-{html.escape(chapter)}-'
-                f'{html.escape(key)}" title="this claim in the ledger">ledger</a>') if ledger_uri else ""
+        link = (
+            (
+                f' <a class="sslbook-ledger-link" href="{html.escape(ledger_uri)}#ledger-{html.escape(chapter)}-'
+                f'{html.escape(key)}" title="this claim in the ledger">ledger</a>'
+            )
+            if ledger_uri
+            else ""
+        )
         mark = "✔" if r.get("passed") else "✘"
         rows.append(
             f'<tr id="claim-{html.escape(key)}"><td><span class="sslbook-kind sslbook-kind-{html.escape(r.get("kind", ""))}">'
-            f'{html.escape(r.get("kind", "?"))}</span></td>'
+            f"{html.escape(r.get('kind', '?'))}</span></td>"
             f'<td>{rich_text(r["statement"])}<br><span class="sslbook-what">{rich_text(r["quantity"])} · '
-            f'<code>{html.escape(key)}</code>{link}</span>{_budgets_html(r)}</td>'
-            f'<td>{mark} {format_value(r["value"])}</td><td>{html.escape(format_threshold(r["op"], r["threshold"]))}</td>'
-            f"<td>{_control_html(r)}</td></tr>")
-    return ('<table class="sslbook-checks"><thead><tr><th>kind</th><th>statement</th><th>measured</th>'
-            "<th>required</th><th>control</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+            f"<code>{html.escape(key)}</code>{link}</span>{_budgets_html(r)}</td>"
+            f"<td>{mark} {format_value(r['value'])}</td><td>{html.escape(format_threshold(r['op'], r['threshold']))}</td>"
+            f"<td>{_control_html(r)}</td></tr>"
+        )
+    return (
+        '<table class="sslbook-checks"><thead><tr><th>kind</th><th>statement</th><th>measured</th>'
+        "<th>required</th><th>control</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
 
 
 class claims_fold(nodes.General, nodes.Element):
@@ -102,8 +129,10 @@ class claims_fold(nodes.General, nodes.Element):
 
 
 def _visit_fold(self, node) -> None:
-    self.body.append(f'<details class="sslbook-checks-fold"><summary>{html.escape(node["summary"])}'
-                     '<span class="sslbook-fold-hint"> (code and table)</span></summary>\n')
+    self.body.append(
+        f'<details class="sslbook-checks-fold"><summary>{html.escape(node["summary"])}'
+        '<span class="sslbook-fold-hint"> (code and table)</span></summary>\n'
+    )
 
 
 def _depart_fold(self, node) -> None:
@@ -147,8 +176,12 @@ class FoldClaimCells(SphinxPostTransform):
                 parent = raw.parent
                 parent.remove(raw)
                 # the output container that held it (myst-nb wraps each output), if now empty
-                while parent is not cell and parent.parent is not None and not parent.children \
-                        and parent.get("nb_element") != "cell_code_output":
+                while (
+                    parent is not cell
+                    and parent.parent is not None
+                    and not parent.children
+                    and parent.get("nb_element") != "cell_code_output"
+                ):
                     grand = parent.parent
                     grand.remove(parent)
                     parent = grand
@@ -162,13 +195,16 @@ class FoldClaimCells(SphinxPostTransform):
                 cell.remove(c)
             outputs = [c for c in cell.children if c.get("nb_element") == "cell_code_output"]
             for o in outputs:  # drop an output area left empty
-                if not any(isinstance(n, (nodes.Text, nodes.image, nodes.raw)) and (not isinstance(n, nodes.Text) or n.strip())
-                           for n in o.findall()):
+                if not any(
+                    isinstance(n, (nodes.Text, nodes.image, nodes.raw)) and (not isinstance(n, nodes.Text) or n.strip())
+                    for n in o.findall()
+                ):
                     cell.remove(o)
             cell.insert(0, fold)
 
 
 # --------------------------------------------------------------------------- the ledger page
+
 
 class claims_ledger(nodes.General, nodes.Element):
     """Placeholder replaced by the ledger tables once every chapter has been read."""
@@ -252,26 +288,34 @@ def ledger_html(app, env, ledger_doc: str, claims: dict[str, list[dict[str, Any]
     docs = [d for d in order if claims.get(d)]
     total = sum(len(claims[d]) for d in docs)
     failed = sum(1 for d in docs for r in claims[d] if not r.get("passed"))
-    out = [f'<p class="sslbook-ledger-total">{total} claims checked in this build, in {len(docs)} chapters; '
-           f"{total - failed} hold, {failed} fail. Every reproduction is checked against a control that must fail "
-           "its threshold.</p>"]
+    out = [
+        f'<p class="sslbook-ledger-total">{total} claims checked in this build, in {len(docs)} chapters; '
+        f"{total - failed} hold, {failed} fail. Every reproduction is checked against a control that must fail "
+        "its threshold.</p>"
+    ]
     head = "".join(f"<th>{html.escape(PLURAL[k])}</th>" for k in KINDS)
     count_rows = []
     for d in docs:
         title = env.titles[d].astext() if d in env.titles else d
         cells = "".join(f"<td>{sum(1 for r in claims[d] if r.get('kind') == k)}</td>" for k in KINDS)
-        count_rows.append(f'<tr><td><a href="#ledger-{html.escape(d.split("/")[-1])}">{html.escape(title)}</a></td>'
-                          f"{cells}<td>{len(claims[d])}</td></tr>")
+        count_rows.append(
+            f'<tr><td><a href="#ledger-{html.escape(d.split("/")[-1])}">{html.escape(title)}</a></td>'
+            f"{cells}<td>{len(claims[d])}</td></tr>"
+        )
     totals = "".join(f"<td>{sum(1 for d in docs for r in claims[d] if r.get('kind') == k)}</td>" for k in KINDS)
-    out.append('<table class="sslbook-ledger-counts"><thead><tr><th>chapter</th>' + head + "<th>all</th></tr></thead>"
-               "<tbody>" + "".join(count_rows) + f"<tr><td><b>all</b></td>{totals}<td>{total}</td></tr></tbody></table>")
+    out.append(
+        '<table class="sslbook-ledger-counts"><thead><tr><th>chapter</th>' + head + "<th>all</th></tr></thead>"
+        "<tbody>" + "".join(count_rows) + f"<tr><td><b>all</b></td>{totals}<td>{total}</td></tr></tbody></table>"
+    )
     for d in docs:
         title = env.titles[d].astext() if d in env.titles else d
         chapter = d.split("/")[-1]
         uri = app.builder.get_relative_uri(ledger_doc, d)
         short = chapter.replace("-", " ")
-        out.append(f'<h2 class="sslbook-ledger-chapter" id="ledger-{html.escape(chapter)}">'
-                   f'<a href="{html.escape(uri)}">{html.escape(title)}</a></h2>')
+        out.append(
+            f'<h2 class="sslbook-ledger-chapter" id="ledger-{html.escape(chapter)}">'
+            f'<a href="{html.escape(uri)}">{html.escape(title)}</a></h2>'
+        )
         rows = []
         for r in claims[d]:
             key = r["key"]
@@ -283,15 +327,23 @@ def ledger_html(app, env, ledger_doc: str, claims: dict[str, list[dict[str, Any]
                 f"</span></td>"
                 f'<td>{rich_text(r["statement"])}<br><span class="sslbook-what">{rich_text(r["quantity"])} · '
                 f'<a href="{html.escape(uri)}#claim-{html.escape(key)}"><code>{html.escape(key)}</code></a></span>'
-                f'{_budgets_html(r)}'
-                + (f'<br><span class="sslbook-what">threshold from {rich_text(r["source"])}</span>' if r.get("source") else "")
-                + f'</td><td>{"✔" if r.get("passed") else "✘"} {format_value(r["value"])}</td>'
-                f'<td>{html.escape(format_threshold(r["op"], r["threshold"]))}</td><td>{_control_html(r)}</td>'
+                f"{_budgets_html(r)}"
+                + (
+                    f'<br><span class="sslbook-what">threshold from {rich_text(r["source"])}</span>'
+                    if r.get("source")
+                    else ""
+                )
+                + f"</td><td>{'✔' if r.get('passed') else '✘'} {format_value(r['value'])}</td>"
+                f"<td>{html.escape(format_threshold(r['op'], r['threshold']))}</td><td>{_control_html(r)}</td>"
                 f"<td>{format_value(margin) if margin is not None else '–'}</td><td>{r.get('seed')}</td>"
-                f"<td>{html.escape(str(r.get('scale')))}</td></tr>")
-        out.append('<table class="sslbook-ledger"><thead><tr><th>chapter</th><th>kind</th><th>statement</th><th>measured</th>'
-                   "<th>threshold</th><th>control</th><th>margin</th><th>seed</th><th>scale</th></tr></thead><tbody>"
-                   + "".join(rows) + "</tbody></table>")
+                f"<td>{html.escape(str(r.get('scale')))}</td></tr>"
+            )
+        out.append(
+            '<table class="sslbook-ledger"><thead><tr><th>chapter</th><th>kind</th><th>statement</th><th>measured</th>'
+            "<th>threshold</th><th>control</th><th>margin</th><th>seed</th><th>scale</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+        )
     return "\n".join(out)
 
 
@@ -311,19 +363,30 @@ def status_html(app, env, status_doc: str, claims: dict[str, list[dict[str, Any]
             continue
         title = env.titles[d].astext() if d in env.titles else d
         recs = claims.get(d, [])
-        kinds = ", ".join(f"{sum(1 for r in recs if r.get('kind') == k)} {PLURAL[k] if sum(1 for r in recs if r.get('kind') == k) != 1 else SINGULAR[k]}"
-                          for k in ("reproduction", "theorem", "identity", "breakdown")
-                          if any(r.get("kind") == k for r in recs))
-        when = datetime.datetime.fromtimestamp(info["mtime"], datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if info.get("mtime") else "–"
+        kinds = ", ".join(
+            f"{sum(1 for r in recs if r.get('kind') == k)} {PLURAL[k] if sum(1 for r in recs if r.get('kind') == k) != 1 else SINGULAR[k]}"
+            for k in ("reproduction", "theorem", "identity", "breakdown")
+            if any(r.get("kind") == k for r in recs)
+        )
+        when = (
+            datetime.datetime.fromtimestamp(info["mtime"], datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            if info.get("mtime")
+            else "–"
+        )
         runtime = f"{info['runtime']:.0f} s" if info.get("runtime") is not None else "–"
         ok = "ok" if info.get("succeeded") and all(r.get("passed") for r in recs) else "FAILED"
         uri = app.builder.get_relative_uri(status_doc, d)
-        rows.append(f'<tr><td><a href="{html.escape(uri)}">{html.escape(title)}</a></td><td>{runtime}</td>'
-                    f"<td>{len(recs)}<br><span class=\"sslbook-what\">{html.escape(kinds)}</span></td><td>{when}</td>"
-                    f"<td>{ok}</td></tr>")
-    return ('<table class="sslbook-ledger-counts sslbook-status"><thead><tr><th>chapter</th><th>run time</th>'
-            "<th>claims checked</th><th>last executed</th><th>result</th></tr></thead><tbody>" + "".join(rows)
-            + "</tbody></table>")
+        rows.append(
+            f'<tr><td><a href="{html.escape(uri)}">{html.escape(title)}</a></td><td>{runtime}</td>'
+            f'<td>{len(recs)}<br><span class="sslbook-what">{html.escape(kinds)}</span></td><td>{when}</td>'
+            f"<td>{ok}</td></tr>"
+        )
+    return (
+        '<table class="sslbook-ledger-counts sslbook-status"><thead><tr><th>chapter</th><th>run time</th>'
+        "<th>claims checked</th><th>last executed</th><th>result</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
 
 
 def _doctree_resolved(app, doctree, docname) -> None:
@@ -349,7 +412,9 @@ def _doctree_resolved(app, doctree, docname) -> None:
         if app.builder.format == "html":
             node.replace_self(nodes.raw("", ledger_html(app, env, docname, claims, order), format="html"))
         else:
-            node.replace_self(nodes.paragraph(text=f"{sum(len(v) for v in claims.values())} claims; see the HTML ledger."))
+            node.replace_self(
+                nodes.paragraph(text=f"{sum(len(v) for v in claims.values())} claims; see the HTML ledger.")
+            )
 
 
 def setup(app) -> None:

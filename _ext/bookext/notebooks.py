@@ -55,8 +55,8 @@ def _setup_cell(app):
         "# Set-up for a notebook opened outside a clone of the book's repository (Colab, a fresh Jupyter):\n"
         "# install the book's helper package `sslbook` if it is missing; does nothing otherwise.\n"
         "import importlib, importlib.util, subprocess, sys\n"
-        "if importlib.util.find_spec(\"sslbook\") is None:\n"
-        f"    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\", {target!r}], check=True)\n"
+        'if importlib.util.find_spec("sslbook") is None:\n'
+        f'    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", {target!r}], check=True)\n'
         "    importlib.invalidate_caches()"
     )
     return nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]})
@@ -183,26 +183,43 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
             if nb_buttons:
                 nb_buttons[0]["url"] = nb_url
             else:
-                buttons.insert(0, {"type": "link", "url": nb_url, "text": ".ipynb", "icon": "fas fa-code",
-                                   "tooltip": "Download notebook file", "label": "download-notebook-button"})
+                buttons.insert(
+                    0,
+                    {
+                        "type": "link",
+                        "url": nb_url,
+                        "text": ".ipynb",
+                        "icon": "fas fa-code",
+                        "tooltip": "Download notebook file",
+                        "label": "download-notebook-button",
+                    },
+                )
         elif group.get("label") == "launch-buttons":
             for button in group["buttons"]:
                 if button.get("text") in launch:
                     button["url"] = launch[button["text"]]
     name = pagename.split("/")[-1]
-    links = [f'<a class="reference download sslbook-download-ipynb" href="{html.escape(nb_url)}" '
-             f'download="{html.escape(name)}.ipynb">notebook (.ipynb)</a>']
+    links = [
+        f'<a class="reference download sslbook-download-ipynb" href="{html.escape(nb_url)}" '
+        f'download="{html.escape(name)}.ipynb">notebook (.ipynb)</a>'
+    ]
     if src_url:
-        links.append(f'<a class="reference download sslbook-download-source" href="{html.escape(src_url)}" '
-                     f'download="{html.escape(Path(context["sourcename"]).name)}">source (.md)</a>')
+        links.append(
+            f'<a class="reference download sslbook-download-source" href="{html.escape(src_url)}" '
+            f'download="{html.escape(Path(context["sourcename"]).name)}">source (.md)</a>'
+        )
     for text, url in launch.items():
-        links.append(f'<a class="reference external sslbook-launch-{text.lower()}" href="{html.escape(url)}" '
-                     f'rel="noopener">open in {text}</a>')
-    bar = ('<p class="sslbook-notebook-links"><span class="fa-solid fa-download" aria-hidden="true"></span> '
-           "Run this page yourself: " + " · ".join(links) + "</p>")
+        links.append(
+            f'<a class="reference external sslbook-launch-{text.lower()}" href="{html.escape(url)}" '
+            f'rel="noopener">open in {text}</a>'
+        )
+    bar = (
+        '<p class="sslbook-notebook-links"><span class="fa-solid fa-download" aria-hidden="true"></span> '
+        "Run this page yourself: " + " · ".join(links) + "</p>"
+    )
     body = context.get("body", "")
     at = body.find("</h1>")
-    context["body"] = body[: at + 5] + "\n" + bar + body[at + 5:] if at >= 0 else bar + body
+    context["body"] = body[: at + 5] + "\n" + bar + body[at + 5 :] if at >= 0 else bar + body
 
 
 EDITIONS_DIR = "_downloads/editions"  # under the HTML output folder: student.zip and instructor.zip

@@ -16,9 +16,11 @@ MATHJAX_FILE = "mathjax/es5/tex-chtml.js"
 STATIC = Path(__file__).resolve().parent / "static"
 
 # An inline icon, so that browsers do not ask the server for /favicon.ico (a 404 in the console).
-FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
-           "%3Crect width='16' height='16' rx='3' fill='%23345'/%3E%3Ccircle cx='5.5' cy='8' r='2.5' fill='%23fc6'/%3E"
-           "%3Ccircle cx='10.5' cy='8' r='2.5' fill='%236cf'/%3E%3C/svg%3E")
+FAVICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+    "%3Crect width='16' height='16' rx='3' fill='%23345'/%3E%3Ccircle cx='5.5' cy='8' r='2.5' fill='%23fc6'/%3E"
+    "%3Ccircle cx='10.5' cy='8' r='2.5' fill='%236cf'/%3E%3C/svg%3E"
+)
 
 
 def mathjax_static_dir() -> Path:

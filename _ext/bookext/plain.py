@@ -21,10 +21,20 @@ import re
 from collections.abc import Callable
 
 PROOF_TITLES = {
-    "theorem": "Theorem", "proposition": "Proposition", "lemma": "Lemma", "corollary": "Corollary",
-    "definition": "Definition", "remark": "Remark", "example": "Example", "conjecture": "Conjecture",
-    "assumption": "Assumption", "axiom": "Axiom", "criterion": "Criterion", "algorithm": "Algorithm",
-    "observation": "Observation", "property": "Property",
+    "theorem": "Theorem",
+    "proposition": "Proposition",
+    "lemma": "Lemma",
+    "corollary": "Corollary",
+    "definition": "Definition",
+    "remark": "Remark",
+    "example": "Example",
+    "conjecture": "Conjecture",
+    "assumption": "Assumption",
+    "axiom": "Axiom",
+    "criterion": "Criterion",
+    "algorithm": "Algorithm",
+    "observation": "Observation",
+    "property": "Property",
 }
 _FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z][\w:-]*)\}\s*(?P<arg>.*)$")
 _ROLE = re.compile(r"\{(?P<role>[a-z][\w:-]*)\}`(?P<body>[^`]*)`")
@@ -120,8 +130,20 @@ def to_plain(text: str, resolve: Resolver | None = None, cite: Callable[[str, st
                 out += [f"{head} {inner[0] if inner else ''}".rstrip(), *inner[1:]]
         elif name == "math":
             out += ["$$", *body, "$$"]
-        elif name in ("note", "tip", "warning", "important", "caution", "attention", "hint", "seealso",
-                      "admonition", "dropdown", "danger", "error"):
+        elif name in (
+            "note",
+            "tip",
+            "warning",
+            "important",
+            "caution",
+            "attention",
+            "hint",
+            "seealso",
+            "admonition",
+            "dropdown",
+            "danger",
+            "error",
+        ):
             title = _roles(arg, resolve, cite) if arg else name.capitalize()
             out += _blockquote([f"**{title}.**", "", *inner])
         elif name in ("code-block", "code", "sourcecode"):
@@ -190,8 +212,11 @@ def bib_citer(bibfile) -> Callable[[str, str], str]:
             return key, ""
         people = e.persons.get("author") or e.persons.get("editor") or []
         names = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
-        who = (names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2
-               else f"{names[0]} et al.") if names else key
+        who = (
+            (names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al.")
+            if names
+            else key
+        )
         return who, e.fields.get("year", "")
 
     def cite(role: str, keys: str) -> str:

@@ -49,8 +49,10 @@ def _purge(app, env, docname) -> None:
 
 
 def _merge(app, env, docnames, other) -> None:
-    env.sslbook_results = {**getattr(env, "sslbook_results", {}),
-                           **{d: v for d, v in getattr(other, "sslbook_results", {}).items() if d in docnames}}
+    env.sslbook_results = {
+        **getattr(env, "sslbook_results", {}),
+        **{d: v for d, v in getattr(other, "sslbook_results", {}).items() if d in docnames},
+    }
 
 
 class FillResultsList(SphinxPostTransform):
@@ -63,7 +65,9 @@ class FillResultsList(SphinxPostTransform):
         from .toc import toc_docnames
 
         results = getattr(self.env, "sslbook_results", {})
-        order = toc_docnames(Path(self.app.confdir)) + sorted(d for d in results if d not in toc_docnames(Path(self.app.confdir)))
+        order = toc_docnames(Path(self.app.confdir)) + sorted(
+            d for d in results if d not in toc_docnames(Path(self.app.confdir))
+        )
         here = self.env.path2doc(self.document["source"]) or ""
         out: list[nodes.Node] = []
         for doc in order:
@@ -73,8 +77,16 @@ class FillResultsList(SphinxPostTransform):
             out.append(nodes.rubric(text=title))
             items = nodes.bullet_list()
             for label, _kind, name in results[doc]:
-                ref = addnodes.pending_xref("", nodes.inline("", label), refdomain="prf", reftype="ref",
-                                            reftarget=label, refdoc=here, refexplicit=False, refwarn=True)
+                ref = addnodes.pending_xref(
+                    "",
+                    nodes.inline("", label),
+                    refdomain="prf",
+                    reftype="ref",
+                    reftarget=label,
+                    refdoc=here,
+                    refexplicit=False,
+                    refwarn=True,
+                )
                 para = nodes.paragraph("", "", ref)
                 if name:
                     para += nodes.Text(f": {name}")

@@ -63,7 +63,9 @@ class CausalView:
         if d < 1:
             raise ValueError("d_signal + d_detail + d_style must be >= 1")
         if tuple(self.mixing.shape) != (d, d):
-            raise ValueError(f"mixing must have shape ({d}, {d}) for the given part sizes, got {tuple(self.mixing.shape)}")
+            raise ValueError(
+                f"mixing must have shape ({d}, {d}) for the given part sizes, got {tuple(self.mixing.shape)}"
+            )
         # The latents are read off as x @ mixing, which inverts the mixing only for an orthogonal matrix.
         q = self.mixing.detach().to("cpu", torch.float64)
         tol = 100 * d * torch.finfo(self.mixing.dtype).eps
@@ -95,7 +97,7 @@ class CausalView:
         lat = torch.cat([s + self.signal_jitter * jitter, nd, self.style_scale * style], dim=1)
         return lat @ self.mixing.to(device=x.device, dtype=x.dtype).T
 
-    def to(self, device: torch.device | str) -> "CausalView":
+    def to(self, device: torch.device | str) -> CausalView:
         """The same augmentation with its mixing matrix on ``device``."""
         return replace(self, mixing=self.mixing.to(device))
 
@@ -137,7 +139,7 @@ class CausalData(Samples, ClassMeans):
         """The orthogonal mixing matrix :math:`Q`, shape ``(d, d)``."""
         return self.view.mixing
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> "CausalData":
+    def sample(self, n: int, generator: torch.Generator | None = None) -> CausalData:
         """``n`` new instances of the same model (same class means, mixing and view), e.g. a test set.
 
         The draws are made on the CPU with ``generator`` and moved to this sample's device.
@@ -145,11 +147,18 @@ class CausalData(Samples, ClassMeans):
         cpu = self.to("cpu")
         return _draw(n, cpu.means, self.signal_noise, self.detail_scale, cpu.view, generator).to(self.x.device)
 
-    def to(self, device: torch.device | str) -> "CausalData":
+    def to(self, device: torch.device | str) -> CausalData:
         """A copy with every tensor (and the view's mixing matrix) on ``device``."""
-        return replace(self, x=self.x.to(device), y=self.y.to(device), signal=self.signal.to(device),
-                       detail=self.detail.to(device), style=self.style.to(device), means=self.means.to(device),
-                       view=self.view.to(device))
+        return replace(
+            self,
+            x=self.x.to(device),
+            y=self.y.to(device),
+            signal=self.signal.to(device),
+            detail=self.detail.to(device),
+            style=self.style.to(device),
+            means=self.means.to(device),
+            view=self.view.to(device),
+        )
 
 
 def _balanced_labels(n: int, k: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -157,8 +166,14 @@ def _balanced_labels(n: int, k: int, generator: torch.Generator | None) -> torch
     return y[torch.randperm(n, generator=generator)]
 
 
-def _draw(n: int, means: torch.Tensor, signal_noise: float, detail_scale: float, view: CausalView,
-          generator: torch.Generator | None) -> CausalData:
+def _draw(
+    n: int,
+    means: torch.Tensor,
+    signal_noise: float,
+    detail_scale: float,
+    view: CausalView,
+    generator: torch.Generator | None,
+) -> CausalData:
     n = _checks.integer(n, "n", minimum=1)
     dtype = means.dtype
     y = _balanced_labels(n, means.shape[0], generator)
@@ -166,14 +181,32 @@ def _draw(n: int, means: torch.Tensor, signal_noise: float, detail_scale: float,
     detail = detail_scale * torch.randn(n, view.d_detail, generator=generator, dtype=dtype)
     style = view.style_scale * torch.randn(n, view.d_style, generator=generator, dtype=dtype)
     x = torch.cat([signal, detail, style], dim=1) @ view.mixing.to(dtype).T
-    return CausalData(x=x, y=y, signal=signal, detail=detail, style=style, means=means,
-                      signal_noise=signal_noise, detail_scale=detail_scale, view=view)
+    return CausalData(
+        x=x,
+        y=y,
+        signal=signal,
+        detail=detail,
+        style=style,
+        means=means,
+        signal_noise=signal_noise,
+        detail_scale=detail_scale,
+        view=view,
+    )
 
 
-def causal_data(n: int, n_classes: int = 10, d_signal: int = 8, d_detail: int = 32, d_style: int = 32,
-                signal_noise: float = 0.5, detail_scale: float = 0.3, style_scale: float = 2.0,
-                signal_jitter: float = 0.5, generator: torch.Generator | None = None,
-                dtype: torch.dtype = torch.float32) -> CausalData:
+def causal_data(
+    n: int,
+    n_classes: int = 10,
+    d_signal: int = 8,
+    d_detail: int = 32,
+    d_style: int = 32,
+    signal_noise: float = 0.5,
+    detail_scale: float = 0.3,
+    style_scale: float = 2.0,
+    signal_jitter: float = 0.5,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> CausalData:
     r"""Draw ``n`` instances of the causal model (class signal, instance detail, style).
 
     .. math::

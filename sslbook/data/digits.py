@@ -75,10 +75,11 @@ class DigitImages:
         x = self.train if split == "train" else self.test
         return x.reshape(x.shape[0], -1)
 
-    def to(self, device: torch.device | str) -> "DigitImages":
+    def to(self, device: torch.device | str) -> DigitImages:
         """A copy with the images and labels on ``device``."""
-        return DigitImages(self.train.to(device), self.y_train.to(device), self.test.to(device),
-                           self.y_test.to(device), self.source)
+        return DigitImages(
+            self.train.to(device), self.y_train.to(device), self.test.to(device), self.y_test.to(device), self.source
+        )
 
 
 def mnist5k_path() -> Path:
@@ -138,8 +139,13 @@ def downsample(images: torch.Tensor, size: int) -> torch.Tensor:
     return out if images.ndim == 4 else out[:, 0]
 
 
-def load_digit_images(source: str = "digits", size: int | None = None, test_fraction: float = 0.3,
-                      seed: int = 0, device: torch.device | str = "cpu") -> DigitImages:
+def load_digit_images(
+    source: str = "digits",
+    size: int | None = None,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> DigitImages:
     """Load offline digit images, scale them to ``[0, 1]``, shuffle and split them.
 
     Parameters
@@ -183,5 +189,10 @@ def load_digit_images(source: str = "digits", size: int | None = None, test_frac
     if n_test < 1 or n_test >= x.shape[0]:
         raise ValueError(f"test_fraction={test_fraction!r} leaves an empty train or test set")
     test_idx, train_idx = perm[:n_test], perm[n_test:]
-    return DigitImages(train=x[train_idx].contiguous().to(device), y_train=y[train_idx].to(device),
-                       test=x[test_idx].contiguous().to(device), y_test=y[test_idx].to(device), source=source)
+    return DigitImages(
+        train=x[train_idx].contiguous().to(device),
+        y_train=y[train_idx].to(device),
+        test=x[test_idx].contiguous().to(device),
+        y_test=y[test_idx].to(device),
+        source=source,
+    )

@@ -76,12 +76,16 @@ class HiddenFeatureData(Samples):
         counts = torch.bincount(self.cluster.cpu(), minlength=4).to(torch.float64)
         return counts / self.n
 
-    def views(self, noise: float | None = None, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def views(
+        self, noise: float | None = None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """A positive pair of every sample: :func:`noisy_views` of :attr:`x` (default noise :attr:`noise`)."""
         return noisy_views(self.x, self.noise if noise is None else noise, generator=generator)
 
 
-def noisy_views(x: torch.Tensor, noise: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def noisy_views(
+    x: torch.Tensor, noise: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Two views of every row of ``x`` by independent additive Gaussian noise.
 
     Parameters
@@ -114,10 +118,18 @@ def noisy_views(x: torch.Tensor, noise: float, generator: torch.Generator | None
     return v[0], v[1]
 
 
-def hidden_feature_data(n: int = 100, d: int = 10, tau: float = 7.0, noise: float | None = None,
-                        p_hidden: float = 0.5, hidden: str = "onoff", noise_kind: str = "isotropic",
-                        generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64,
-                        device: torch.device | str | None = None) -> HiddenFeatureData:
+def hidden_feature_data(
+    n: int = 100,
+    d: int = 10,
+    tau: float = 7.0,
+    noise: float | None = None,
+    p_hidden: float = 0.5,
+    hidden: str = "onoff",
+    noise_kind: str = "isotropic",
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> HiddenFeatureData:
     r"""Draw ``n`` samples of the four-cluster model with a hidden feature (Yang et al., AAAI-23).
 
     Parameters
@@ -151,7 +163,7 @@ def hidden_feature_data(n: int = 100, d: int = 10, tau: float = 7.0, noise: floa
     n = _checks.integer(n, "n", minimum=1)
     d = _checks.integer(d, "d", minimum=2)
     tau = _checks.positive(tau, "tau", allow_zero=True)
-    rho = d ** -1.5 if noise is None else _checks.positive(noise, "noise", allow_zero=True)
+    rho = d**-1.5 if noise is None else _checks.positive(noise, "noise", allow_zero=True)
     p = _checks.probability(p_hidden, "p_hidden")
     _checks.choice(hidden, "hidden", HIDDEN_KINDS)
     _checks.choice(noise_kind, "noise_kind", NOISE_KINDS)
@@ -173,5 +185,12 @@ def hidden_feature_data(n: int = 100, d: int = 10, tau: float = 7.0, noise: floa
         means[c, 0] = 1.0 - 2.0 * yc
         means[c, 1] = tau * (zc if hidden == "onoff" else 2 * zc - 1)
     dev = torch.device("cpu") if device is None else torch.device(device)
-    return HiddenFeatureData(x=x.to(dtype=dtype, device=dev), y=y.to(dev), z=z.to(dev),
-                             means=means.to(dtype=dtype, device=dev), tau=tau, noise=rho, hidden=hidden)
+    return HiddenFeatureData(
+        x=x.to(dtype=dtype, device=dev),
+        y=y.to(dev),
+        z=z.to(dev),
+        means=means.to(dtype=dtype, device=dev),
+        tau=tau,
+        noise=rho,
+        hidden=hidden,
+    )

@@ -20,8 +20,8 @@ fractions of the image side (``dx = 1/H`` is one pixel).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -66,8 +66,12 @@ def _per_image(v: object, n: int, name: str, like: torch.Tensor, width: int = 1)
         raise ValueError(f"{name} must be a scalar or have shape {want}, got shape {tuple(t.shape)}") from None
 
 
-def affine(x: torch.Tensor, angle: float | torch.Tensor = 0.0, shift: float | Sequence[float] | torch.Tensor = 0.0,
-           scale: float | torch.Tensor = 1.0) -> torch.Tensor:
+def affine(
+    x: torch.Tensor,
+    angle: float | torch.Tensor = 0.0,
+    shift: float | Sequence[float] | torch.Tensor = 0.0,
+    scale: float | torch.Tensor = 1.0,
+) -> torch.Tensor:
     r"""Rotate, scale and shift every image of a batch by known amounts (one ``grid_sample`` call).
 
     The output pixel at normalised position :math:`p` is read from the input at
@@ -228,7 +232,9 @@ class PixelNoise:
         return out.clamp(0.0, 1.0) if self.clip else out
 
 
-def style_copies(x: torch.Tensor, kind: str, levels: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def style_copies(
+    x: torch.Tensor, kind: str, levels: Sequence[float]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Apply every level of a known transformation to every image: a "style" probing task.
 
     Parameters

@@ -15,8 +15,8 @@ nuisance subspace, while any loss that rewards agreement between an anchor and i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -72,11 +72,18 @@ def _derangement(n: int, generator: torch.Generator | None) -> torch.Tensor:
     return perm
 
 
-def planted_subspace_views(n: int, d: int = 20, semantic_std: Sequence[float] = (2.0, 1.6, 1.3),
-                           n_nuisance: int = 5, nuisance_std: float = 2.5, noise_std: float = 0.1,
-                           jitter: float = 0.1, mean_shift: float = 0.0,
-                           generator: torch.Generator | None = None,
-                           dtype: torch.dtype = torch.float64) -> PlantedViews:
+def planted_subspace_views(
+    n: int,
+    d: int = 20,
+    semantic_std: Sequence[float] = (2.0, 1.6, 1.3),
+    n_nuisance: int = 5,
+    nuisance_std: float = 2.5,
+    noise_std: float = 0.1,
+    jitter: float = 0.1,
+    mean_shift: float = 0.0,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> PlantedViews:
     r"""Draw ``n`` anchors with one positive and one negative each from the planted-subspace model.
 
     Anchor :math:`x_i = U_s s_i + U_\nu \nu_i + \mu + \varepsilon_i`; positive
@@ -146,7 +153,7 @@ def planted_subspace_views(n: int, d: int = 20, semantic_std: Sequence[float] = 
     # room) a direction for the mean that carries no variance of its own.
     extra = 1 if r + m < d else 0
     frame, _ = torch.linalg.qr(torch.randn(d, r + m + extra, generator=generator, dtype=f64))
-    u_s, u_nu = frame[:, :r], frame[:, r:r + m]
+    u_s, u_nu = frame[:, :r], frame[:, r : r + m]
     direction = frame[:, -1] if extra else torch.randn(d, generator=generator, dtype=f64)
     mu = shift * direction / direction.norm()
 
@@ -157,6 +164,12 @@ def planted_subspace_views(n: int, d: int = 20, semantic_std: Sequence[float] = 
     x = s @ u_s.T + nu @ u_nu.T + mu + eps
     x_pos = s_pos @ u_s.T + nu_pos @ u_nu.T + mu + eps_pos
     x_neg = x[_derangement(n, generator)]
-    return PlantedViews(x=x.to(dtype), x_pos=x_pos.to(dtype), x_neg=x_neg.to(dtype),
-                        semantic_basis=u_s.to(dtype), nuisance_basis=u_nu.to(dtype),
-                        semantic_std=sig.to(dtype), mean=mu.to(dtype))
+    return PlantedViews(
+        x=x.to(dtype),
+        x_pos=x_pos.to(dtype),
+        x_neg=x_neg.to(dtype),
+        semantic_basis=u_s.to(dtype),
+        nuisance_basis=u_nu.to(dtype),
+        semantic_std=sig.to(dtype),
+        mean=mu.to(dtype),
+    )

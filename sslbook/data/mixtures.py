@@ -21,8 +21,13 @@ from ..geometry import orthonormalize, random_frame
 from ._base import ClassMeans, Samples, covariance, means_matrix, mixing_weights, sym_power
 
 __all__ = [
-    "Mixture", "gaussian_mixture", "between_class_scatter", "lda_directions", "fisher_subspace",
-    "spiked_covariance", "separated_means",
+    "Mixture",
+    "gaussian_mixture",
+    "between_class_scatter",
+    "lda_directions",
+    "fisher_subspace",
+    "spiked_covariance",
+    "separated_means",
 ]
 
 
@@ -56,9 +61,14 @@ class Mixture(Samples, ClassMeans):
         return fisher_subspace(self.means, self.cov, self.weights)
 
 
-def gaussian_mixture(n: int, means: torch.Tensor, cov: torch.Tensor | float = 1.0,
-                     weights: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                     dtype: torch.dtype = torch.float32) -> Mixture:
+def gaussian_mixture(
+    n: int,
+    means: torch.Tensor,
+    cov: torch.Tensor | float = 1.0,
+    weights: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Mixture:
     r"""Draw ``n`` samples from :math:`\sum_j \pi_j\, \mathcal N(\mu_j, \Sigma)`.
 
     Parameters
@@ -111,8 +121,9 @@ def between_class_scatter(means: torch.Tensor, weights: torch.Tensor | None = No
     return (centred.T * w) @ centred
 
 
-def lda_directions(means: torch.Tensor, cov: torch.Tensor | float, weights: torch.Tensor | None = None,
-                   rtol: float = 1e-9) -> tuple[torch.Tensor, torch.Tensor]:
+def lda_directions(
+    means: torch.Tensor, cov: torch.Tensor | float, weights: torch.Tensor | None = None, rtol: float = 1e-9
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Fisher's linear discriminant directions of a shared-covariance mixture.
 
     Solves the generalised eigenproblem :math:`M v = \rho\, \Sigma v` (between-class scatter
@@ -162,7 +173,9 @@ def lda_directions(means: torch.Tensor, cov: torch.Tensor | float, weights: torc
     return rho[keep], w_half @ q[:, keep]
 
 
-def fisher_subspace(means: torch.Tensor, cov: torch.Tensor | float, weights: torch.Tensor | None = None) -> torch.Tensor:
+def fisher_subspace(
+    means: torch.Tensor, cov: torch.Tensor | float, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Orthonormal basis of the Fisher (LDA) subspace
     :math:`\mathcal S_F = \operatorname{span}\{\Sigma^{-1}(\mu_j - \bar\mu)\} = \operatorname{range}(\Sigma^{-1} M)`.
 
@@ -188,8 +201,14 @@ def fisher_subspace(means: torch.Tensor, cov: torch.Tensor | float, weights: tor
     return orthonormalize(vectors)
 
 
-def spiked_covariance(d: int, n_spikes: int = 3, spike_var: float = 25.0, diag_low: float = 0.5,
-                      diag_high: float = 1.5, generator: torch.Generator | None = None) -> torch.Tensor:
+def spiked_covariance(
+    d: int,
+    n_spikes: int = 3,
+    spike_var: float = 25.0,
+    diag_low: float = 0.5,
+    diag_high: float = 1.5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     r"""A random non-isotropic covariance :math:`\Sigma = \operatorname{diag}(s) + v\, V V^\top`.
 
     ``s`` has i.i.d. entries uniform on ``[diag_low, diag_high]`` and ``V`` is a uniformly random
@@ -230,8 +249,14 @@ def spiked_covariance(d: int, n_spikes: int = 3, spike_var: float = 25.0, diag_l
     return 0.5 * (cov + cov.T)
 
 
-def separated_means(k: int, d: int, cov: torch.Tensor | float = 1.0, separation: float = 3.0,
-                    weights: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+def separated_means(
+    k: int,
+    d: int,
+    cov: torch.Tensor | float = 1.0,
+    separation: float = 3.0,
+    weights: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     r"""Random component means at a prescribed average Mahalanobis norm.
 
     Draws ``k`` i.i.d. :math:`\mathcal N(0, I_d)` vectors, centres them (weighted mean zero) and

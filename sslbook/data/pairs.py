@@ -69,8 +69,13 @@ class SameComponentPairs(ClassMeans):
         Probability in ``[0, 1]`` that the positive's component is redrawn.
     """
 
-    def __init__(self, means: torch.Tensor, cov: torch.Tensor | float = 1.0, weights: torch.Tensor | None = None,
-                 redraw: float = 0.0) -> None:
+    def __init__(
+        self,
+        means: torch.Tensor,
+        cov: torch.Tensor | float = 1.0,
+        weights: torch.Tensor | None = None,
+        redraw: float = 0.0,
+    ) -> None:
         self.means = means_matrix(means)
         self.cov, self._chol = covariance(cov, self.means.shape[1])
         self.weights = mixing_weights(weights, self.means.shape[0])
@@ -82,8 +87,13 @@ class SameComponentPairs(ClassMeans):
         """Dimension."""
         return self.means.shape[1]
 
-    def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
-               device: torch.device | str | None = None) -> PositivePairs:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> PositivePairs:
         """Draw ``n`` positive pairs (on the CPU with ``generator``, then moved to ``device``)."""
         n = _checks.integer(n, "n", minimum=1)
         dtype = _checks.float_dtype(dtype)
@@ -179,25 +189,39 @@ class TwoModalityMixture:
         Weights of ``c``, ``p`` and ``q`` (default uniform).
     """
 
-    def __init__(self, shared1: torch.Tensor, private1: torch.Tensor, cov1: torch.Tensor | float,
-                 shared2: torch.Tensor, private2: torch.Tensor, cov2: torch.Tensor | float,
-                 weights: torch.Tensor | None = None, private_weights1: torch.Tensor | None = None,
-                 private_weights2: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        shared1: torch.Tensor,
+        private1: torch.Tensor,
+        cov1: torch.Tensor | float,
+        shared2: torch.Tensor,
+        private2: torch.Tensor,
+        cov2: torch.Tensor | float,
+        weights: torch.Tensor | None = None,
+        private_weights1: torch.Tensor | None = None,
+        private_weights2: torch.Tensor | None = None,
+    ) -> None:
         self._shared = (means_matrix(shared1, "shared1"), means_matrix(shared2, "shared2"))
         self._private = (means_matrix(private1, "private1"), means_matrix(private2, "private2"))
         for j in (0, 1):
             if self._private[j].shape[1] != self._shared[j].shape[1]:
-                raise ValueError(f"private{j + 1} must have {self._shared[j].shape[1]} columns like shared{j + 1}, "
-                                 f"got shape {tuple(self._private[j].shape)}")
+                raise ValueError(
+                    f"private{j + 1} must have {self._shared[j].shape[1]} columns like shared{j + 1}, "
+                    f"got shape {tuple(self._private[j].shape)}"
+                )
         if self._shared[0].shape[0] != self._shared[1].shape[0]:
-            raise ValueError(f"shared1 and shared2 must have one row per shared class, got {self._shared[0].shape[0]} "
-                             f"and {self._shared[1].shape[0]}")
+            raise ValueError(
+                f"shared1 and shared2 must have one row per shared class, got {self._shared[0].shape[0]} "
+                f"and {self._shared[1].shape[0]}"
+            )
         c1, l1 = covariance(cov1, self._shared[0].shape[1], "cov1")
         c2, l2 = covariance(cov2, self._shared[1].shape[1], "cov2")
         self._cov, self._chol = (c1, c2), (l1, l2)
         self.weights = mixing_weights(weights, self.k, "weights")
-        self._pweights = (mixing_weights(private_weights1, self._private[0].shape[0], "private_weights1"),
-                          mixing_weights(private_weights2, self._private[1].shape[0], "private_weights2"))
+        self._pweights = (
+            mixing_weights(private_weights1, self._private[0].shape[0], "private_weights1"),
+            mixing_weights(private_weights2, self._private[1].shape[0], "private_weights2"),
+        )
         self._cache: dict[torch.dtype, tuple] = {}
 
     @property
@@ -228,14 +252,21 @@ class TwoModalityMixture:
         j = self._modality(modality)
         return self._shared[j], self._private[j]
 
-    def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
-               device: torch.device | str | None = None) -> PairedSample:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> PairedSample:
         """Draw ``n`` matched pairs (on the CPU with ``generator``, then moved to ``device``)."""
         n = _checks.integer(n, "n", minimum=1)
         dtype = _checks.float_dtype(dtype)
         if dtype not in self._cache:
-            self._cache[dtype] = tuple((self._shared[j].to(dtype), self._private[j].to(dtype),
-                                        self._chol[j].T.to(dtype).contiguous()) for j in (0, 1))
+            self._cache[dtype] = tuple(
+                (self._shared[j].to(dtype), self._private[j].to(dtype), self._chol[j].T.to(dtype).contiguous())
+                for j in (0, 1)
+            )
         (a, b, l1), (e, f, l2) = self._cache[dtype]
         c = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         p = torch.multinomial(self._pweights[0], n, replacement=True, generator=generator)
@@ -337,9 +368,18 @@ def _simplex(k: int) -> torch.Tensor:
     return v / v.norm(dim=1, keepdim=True)
 
 
-def two_modality_mixture(k: int = 4, d1: int = 20, d2: int = 16, private1: int = 3, private2: int = 2,
-                         cov1: torch.Tensor | float = 1.0, cov2: torch.Tensor | float = 1.0, radius: float = 3.0,
-                         private_radius: float | None = None, generator: torch.Generator | None = None) -> TwoModalityMixture:
+def two_modality_mixture(
+    k: int = 4,
+    d1: int = 20,
+    d2: int = 16,
+    private1: int = 3,
+    private2: int = 2,
+    cov1: torch.Tensor | float = 1.0,
+    cov2: torch.Tensor | float = 1.0,
+    radius: float = 3.0,
+    private_radius: float | None = None,
+    generator: torch.Generator | None = None,
+) -> TwoModalityMixture:
     r"""A :class:`TwoModalityMixture` whose shared and private structure are orthogonal after whitening.
 
     In each modality, the whitened shared means :math:`\Sigma^{-1/2}a_c` are the vertices of a
@@ -374,7 +414,9 @@ def two_modality_mixture(k: int = 4, d1: int = 20, d2: int = 16, private1: int =
     rp = r if private_radius is None else _checks.positive(private_radius, "private_radius")
     for name, d, kp in (("d1", d1, k1), ("d2", d2, k2)):
         if d < (k - 1) + (kp - 1):
-            raise ValueError(f"{name} must be >= {(k - 1) + (kp - 1)} to hold the shared and private simplices, got {d}")
+            raise ValueError(
+                f"{name} must be >= {(k - 1) + (kp - 1)} to hold the shared and private simplices, got {d}"
+            )
     out = []
     for name, d, kp, cov in (("cov1", d1, k1, cov1), ("cov2", d2, k2, cov2)):
         c64, _ = covariance(cov, d, name)
@@ -382,10 +424,9 @@ def two_modality_mixture(k: int = 4, d1: int = 20, d2: int = 16, private1: int =
         frame = random_frame(d, (k - 1) + (kp - 1), generator=generator)
         shared = r * _simplex(k) @ frame[:, : k - 1].T
         if kp >= 2:
-            private = rp * _simplex(kp) @ frame[:, k - 1:].T
+            private = rp * _simplex(kp) @ frame[:, k - 1 :].T
         else:
             private = torch.zeros(1, d, dtype=torch.float64)
         out.append((shared @ half, private @ half, c64))
     (a, b, s1), (e, f, s2) = out
     return TwoModalityMixture(a, b, s1, e, f, s2)
-
