@@ -22,7 +22,6 @@ __all__ = [
     "effective_rank",
     "alignment",
     "uniformity",
-    "orthonormal_basis",
     "principal_angles",
     "subspace_distance",
     "coding_rate",
@@ -230,21 +229,6 @@ def _qr_basis(m: np.ndarray, name: str) -> np.ndarray:
     if min(diag) <= max(m.shape) * _EPS * max(diag):
         raise ValueError(f"the columns of {name} are linearly dependent; they do not span a {m.shape[1]}-dim subspace")
     return q
-
-
-def orthonormal_basis(a, name: str = "a") -> np.ndarray:
-    """An orthonormal basis (float64, shape ``(d, p)``) of the column span of ``a`` (shape ``(d, p)``).
-
-    Computed by a (Householder) QR factorisation, which is several times cheaper than an SVD.
-    Raises ``ValueError`` when the columns are linearly dependent: some diagonal entry of the
-    triangular factor is then zero up to rounding (we test ``|R_jj| <= max(d, p) * eps * max_j |R_jj|``).
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {type(name).__name__}")
-    m = _checks.array(a, name, ndim=2)
-    _check_basis(m, name)
-    (m,) = _checks.pow2_rescale(m)  # exact; the span does not change
-    return _qr_basis(m, name)
 
 
 def principal_angles(a, b) -> np.ndarray:

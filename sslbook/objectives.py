@@ -117,13 +117,13 @@ def predictor(name: str, k: int, init: str = "identity", dtype: torch.dtype = to
 
 
 def _alignment_terms(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
-    losses._views(z1, z2)
+    _checks.pair(z1, z2, "z1", "z2", min_rows=2)
     value = -(z1 * z2).sum(1).mean()
     return {"loss": _checks.finite_output(value, "alignment", z1=z1, z2=z2)}
 
 
 def _simsiam_terms(z1: torch.Tensor, z2: torch.Tensor, predictor: nn.Module) -> dict[str, torch.Tensor]:
-    losses._views(z1, z2)
+    _checks.pair(z1, z2, "z1", "z2", min_rows=2)
     # the views are checked here, not only by losses.simsiam, which would name the predictions p1/p2
     _checks.finite(z1, "z1")
     _checks.finite(z2, "z2")

@@ -210,11 +210,6 @@ def _(g, n, k):
     return Call(metrics.uniformity, {"z": rnd(g, n, k)})
 
 
-@case("metrics.orthonormal_basis")
-def _(g, n, k):
-    return Call(metrics.orthonormal_basis, {"a": rnd(g, n + k, k).double().numpy()})
-
-
 for _name in ["principal_angles", "subspace_distance"]:
     case(f"metrics.{_name}")(
         lambda g, n, k, _f=getattr(metrics, _name): Call(
