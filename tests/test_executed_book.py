@@ -87,3 +87,29 @@ def test_downloadable_notebook_reads_anywhere(chapter):
     assert not left, f"{chapter}.ipynb keeps MyST syntax: {sorted(set(left))[:10]}"
     solutions = [c for c in nb["cells"] if "solution" in c.get("metadata", {}).get("tags", [])]
     assert all(c["metadata"].get("jupyter", {}).get("source_hidden") for c in solutions)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_is_numbered_and_cited(chapter):
+    """Issue 21.1: every executed cell that draws an image carries myst-nb figure metadata (a
+    caption and a name), and the chapter's prose cites the figure by that name with {numref}."""
+    path = EXECUTED / "book" / f"{chapter}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    source = (ROOT / "book" / f"{chapter}.md").read_text(encoding="utf-8")
+    problems = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        images = sum(
+            "image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {}) for o in cell.get("outputs", [])
+        )
+        if not images:
+            continue
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        if images > 1:
+            problems.append(f"cell {i} draws {images} images (one figure per cell)")
+        if not figure.get("caption") or not figure.get("name"):
+            problems.append(f"cell {i} draws a figure without a caption and a name")
+        elif not re.search(r"\{numref\}`(?:[^`<]*<)?" + re.escape(figure["name"]) + r">?`", source):
+            problems.append(f"figure {figure['name']} is never cited with {{numref}}")
+    assert not problems, f"{chapter}: " + "; ".join(problems)
