@@ -1,6 +1,20 @@
 """Answer keys of the self-checking exercises (hashes only), written by ``python -m tools.exercise_keys``."""
 
 KEYS = {
+    "found-ex-erank": {
+        "chapter": "foundations",
+        "hashes": ["8bdef86ef58e"],
+        "name": "ex_erank",
+        "shape": [],
+        "tol": 0.01,
+        "type": "array",
+    },
+    "found-ex-vicreg-terms": {
+        "chapter": "foundations",
+        "hash": "6ebb73a81c7f",
+        "name": "ex_vicreg_collapse",
+        "type": "str",
+    },
     "gd-ex-critical": {
         "chapter": "grassmann-dynamics",
         "hashes": ["44183334b540", "faa3b6a513ba", "c8a670b5dd99", "b62e94c8e14c", "ba07337cf1d0", "2c0f4d6fe97f"],
@@ -137,6 +151,22 @@ KEYS = {
         "tol": 0.01,
         "type": "array",
     },
+    "gs-ex-expected": {
+        "chapter": "generative-ssl",
+        "hashes": ["dddd02f3b0ad"],
+        "name": "ex_v_star",
+        "shape": [],
+        "tol": 0.002,
+        "type": "array",
+    },
+    "gs-ex-infonce-bound": {
+        "chapter": "generative-ssl",
+        "hashes": ["2e83aa446b13"],
+        "name": "ex_log10_sig_ceiling",
+        "shape": [],
+        "tol": 0.01,
+        "type": "array",
+    },
     "hf-ex-ift-rho": {
         "chapter": "hidden-features",
         "hashes": ["1b91c01e2c0c", "c9eb42c5e1ac", "ad63dcacbf56", "c8605158169a"],
@@ -191,6 +221,38 @@ KEYS = {
         "name": "ex_collisions",
         "shape": [2],
         "tol": 0.1,
+        "type": "array",
+    },
+    "mem-ex-ablation": {
+        "chapter": "memorization",
+        "hashes": ["66a27eecae84"],
+        "name": "ex_lookahead_small",
+        "shape": [],
+        "tol": 0.5,
+        "type": "array",
+    },
+    "mem-ex-ortho": {
+        "chapter": "memorization",
+        "hashes": ["000d7f2e71cc", "eb20e3ac1f02", "74a8926fe76d", "dc80e14e636d", "2b5e6bb444ad"],
+        "name": "ex_ortho_dr",
+        "shape": [5],
+        "tol": 0.001,
+        "type": "array",
+    },
+    "syn-ex-augment": {
+        "chapter": "synthesis",
+        "hashes": ["4ee5939eace2"],
+        "name": "ex_corr_e2",
+        "shape": [],
+        "tol": 0.02,
+        "type": "array",
+    },
+    "syn-ex-bt": {
+        "chapter": "synthesis",
+        "hashes": ["922dcf25126a"],
+        "name": "ex_lam_crit",
+        "shape": [],
+        "tol": 0.0001,
         "type": "array",
     },
 }

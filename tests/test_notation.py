@@ -31,22 +31,9 @@ NOTATION = BOOK / "notation.md"
 # Known exceptions: (page, symbol, a piece of the text around the definition). These chapters were
 # being edited by others when the notation page was written; each entry is an edit still to make
 # (the list of edits is in the report of issue 22.4). Remove an entry when its chapter follows the page.
-KNOWN_EXCEPTIONS: list[tuple[str, str, str]] = [
-    ("foundations", r"\tau", "target rate"),  # BYOL's EMA rate: write \beta
-    ("foundations", "C", "cross-correlation"),  # Barlow Twins matrix: write \mathcal{C}
-    ("memorization", "N", "instances"),  # instance count: write n (the latent N stays)
-    ("memorization", "T", "T = 0.1"),  # UMM's temperature: write \tau
-    ("memorization", "C", "C = 20"),  # number of k-means clusters: write K
-]
-KNOWN_RETIRED: list[tuple[str, str]] = [
-    ("foundations", "s(z_"),  # similarity: write \operatorname{sim}
-    ("foundations", "s(u, v)"),
-    ("foundations", "z_i'"),  # second view: write z_i^{(2)}
-    ("foundations", "z_j'"),
-    ("foundations", "Z'"),
-    ("grassmann-dynamics", "Gr}(k,d)"),  # write \mathrm{Gr}(d,k)
-]
-KNOWN_NOISE_CLASH = {"memorization"}  # noise of S written \varepsilon: write \omega
+KNOWN_EXCEPTIONS: list[tuple[str, str, str]] = []
+KNOWN_RETIRED: list[tuple[str, str]] = []
+KNOWN_NOISE_CLASH: set[str] = set()
 
 COUNT_NOUNS = (
     r"instances|points|samples|images|inputs|examples|views|steps|iterations|classes|clusters"
@@ -118,12 +105,32 @@ def pages() -> list[Path]:
     return out
 
 
+FENCE = re.compile(r"^(`{3,}|:{3,})(.*)$")
+
+
 def prose(text: str) -> str:
-    """The page without code cells, front matter, or code spans and blocks."""
+    """The page without code cells, front matter, or code spans and blocks.
+
+    Fences are tracked line by line: a directive (```` ```{prf:theorem} ````, ``:::{dropdown}``)
+    keeps its body, a code cell or a literal block (```` ```python ````, bare ```` ``` ````) drops
+    it, and a bare fence closes the innermost open block of its kind and length.
+    """
     text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
-    text = re.sub(r"^```\{code-cell\}.*?^```", "", text, flags=re.S | re.M)
-    text = re.sub(r"^```(?!\{).*?^```", "", text, flags=re.S | re.M)
-    return re.sub(r"``?[^`\n]+``?", "", text)
+    kept, stack = [], []  # stack of (fence, keep-body)
+    for line in text.splitlines():
+        m = FENCE.match(line.strip())
+        if m:
+            fence, rest = m.group(1), m.group(2).strip()
+            if stack and not rest and fence[0] == stack[-1][0][0] and len(fence) >= len(stack[-1][0]):
+                stack.pop()
+                continue
+            if not stack or stack[-1][1]:
+                directive = rest.startswith("{") and not rest.startswith("{code-cell")
+                stack.append((fence, directive))
+                continue
+        if not stack or all(keep for _, keep in stack):
+            kept.append(line)
+    return re.sub(r"``?[^`\n]+``?", "", "\n".join(kept))
 
 
 def _math(sym: str) -> str:

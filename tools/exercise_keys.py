@@ -18,6 +18,8 @@ import argparse
 import json
 import pprint
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +59,16 @@ def build(records: list[dict], old: dict, root: Path = ROOT) -> dict:
                 same = r["value"] == first["value"]
             else:
                 a, b = np.asarray(first["value"], float), np.asarray(r["value"], float)
-                same = a.shape == b.shape and bool(np.all(np.abs(a - b) <= first["tol"] / 2))
+                slack = 0.0 if first["tol"] is None else first["tol"] / 2  # no tolerance: exact
+                same = a.shape == b.shape and bool(np.all(np.abs(a - b) <= slack))
             if not same:
                 raise ValueError(f"{label}: recorded answers disagree beyond tol/2: {first['value']} vs {r['value']}")
-        key = make_key(label, first["name"], first["value"], first["tol"])
+        tol = first["tol"]
+        if tol is None and not isinstance(first["value"], str):
+            if not set(np.ravel(first["value"]).tolist()) <= {0.0, 1.0}:
+                raise ValueError(f"{label}: a numeric answer needs a stated tol in its check call")
+            tol = 0.5  # a yes/no answer, recorded as 0/1
+        key = make_key(label, first["name"], first["value"], tol)
         key["chapter"] = calls[label][0]
         new[label] = key
     return dict(sorted(new.items()))
@@ -83,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         f"KEYS = {pprint.pformat(table, width=110, sort_dicts=True)}\n",
         encoding="utf-8",
     )
+    if shutil.which("ruff"):  # the repository's style, so CI's format check stays clean
+        subprocess.run(["ruff", "format", "--quiet", str(TARGET)], check=False)
     print(f"{len(table)} exercise keys in {TARGET.relative_to(ROOT)}")
     return 0
 
