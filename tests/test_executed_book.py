@@ -108,6 +108,9 @@ def test_every_figure_is_numbered_and_cited(chapter):
         figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
         if images > 1:
             problems.append(f"cell {i} draws {images} images (one figure per cell)")
+        shown = sum(o["output_type"] in ("display_data", "execute_result") for o in cell.get("outputs", []))
+        if figure and shown > images:  # myst-nb makes every displayed output a figure of that name
+            problems.append(f"figure cell {i} also displays {shown - images} other output(s), e.g. a claim")
         if not figure.get("caption") or not figure.get("name"):
             problems.append(f"cell {i} draws a figure without a caption and a name")
         elif not re.search(r"\{numref\}`(?:[^`<]*<)?" + re.escape(figure["name"]) + r">?`", source):
