@@ -15,6 +15,8 @@ each page the test waits for MathJax to typeset and checks that
   dark text is unreadable in dark mode);
 * the browser console shows no error (a missing file, a script error, a blocked request);
 * the theme really is in the requested mode.
+* at phone width (390 px, checked once per page), every display equation wider than the screen
+  scrolls instead of being cut, and no equation number is drawn over its equation.
 
 It saves a full-page screenshot of each page in each mode, for a human to look at, under
 ``<html>/../screenshots/{light,dark}/`` (``_build/screenshots/``). A second test downloads each
@@ -298,6 +300,47 @@ def _screenshot(driver, path: Path) -> list[Path]:
     return written
 
 
+PHONE_WIDTH = 390  # px, a common phone in portrait
+
+_PHONE_JS = """
+const out = [];
+const scrolls = e => e && ["auto", "scroll"].includes(getComputedStyle(e).overflowX);
+for (const el of document.querySelectorAll("div.math")) {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0) continue;  // not displayed (inside a closed dropdown)
+  const wrap = el.closest("div.math-wrapper");
+  if (el.scrollWidth > el.clientWidth + 1 && !scrolls(el)) {
+    out.push("a display equation is cut, not scrollable: " + el.textContent.trim().slice(0, 60));
+  }
+  if (box.right > window.innerWidth + 1 && !scrolls(el) && !scrolls(wrap)) {
+    out.push("a display equation runs off the screen: " + el.textContent.trim().slice(0, 60));
+  }
+  const no = el.querySelector("span.eqno"), mj = el.querySelector("mjx-container");
+  if (no && mj) {
+    const a = no.getBoundingClientRect(), b = mj.getBoundingClientRect();
+    if (a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1 &&
+        a.top < b.bottom - 1 && b.top < a.bottom - 1) {
+      out.push("an equation number is drawn over its equation: " + no.textContent.trim());
+    }
+  }
+}
+return out;
+"""
+
+
+def _phone_problems(driver) -> list[str]:
+    """Display math at phone width: wide equations scroll (never cut), numbers beside, not over."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": PHONE_WIDTH, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        time.sleep(0.5)  # let the layout settle at the new width
+        return driver.execute_script(_PHONE_JS)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 # ----------------------------------------------------------------------------------- tests
 
 
@@ -351,6 +394,8 @@ def test_page_renders_offline(browser, server, page, mode):
     errors = _console_errors(driver)
     if errors:
         problems.append(f"console errors: {errors[:5]}")
+    if mode == "dark":  # the layout does not depend on the mode; check the phone width once
+        problems += [f"at {PHONE_WIDTH} px: {p}" for p in _phone_problems(driver)[:5]]
 
     _screenshot(driver, SHOTS / mode / (page.replace("/", "__").removesuffix(".html") + ".png"))
     assert not problems, f"{page} ({mode} mode):\n  " + "\n  ".join(problems)
@@ -401,8 +446,9 @@ def test_chapter_notebook_downloads_and_opens(browser, server, downloads, page):
     nbformat.validate(nb)
     source = HTML / "_sources" / Path(page).with_suffix(".md")
     expected = [c.source.strip() for c in jupytext.read(source).cells if c.cell_type == "code"]
+    mark = "# Solution (part of the exercise's solution above)\n"  # the notebook marks solution cells
     got = [
-        c.source.strip()
+        c.source.strip().removeprefix(mark)
         for c in nb.cells
         if c.cell_type == "code" and "sslbook-setup" not in c.get("metadata", {}).get("tags", [])
     ]

@@ -8,6 +8,7 @@ made in a post-transform that runs before Sphinx resolves references.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -16,6 +17,15 @@ from sphinx import addnodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 LISTED = ("theorem", "proposition", "lemma", "corollary", "definition")
+
+
+def _title_nodes(title: str) -> list[nodes.Node]:
+    """A result's title as text and inline math (``$...$`` becomes a math node, typeset by MathJax)."""
+    out: list[nodes.Node] = []
+    for i, piece in enumerate(re.split(r"\$([^$]+)\$", title)):
+        if piece:
+            out.append(nodes.math(piece, piece) if i % 2 else nodes.Text(piece))
+    return out
 
 
 class results_list(nodes.General, nodes.Element):
@@ -89,7 +99,8 @@ class FillResultsList(SphinxPostTransform):
                 )
                 para = nodes.paragraph("", "", ref)
                 if name:
-                    para += nodes.Text(f": {name}")
+                    para += nodes.Text(": ")
+                    para.extend(_title_nodes(name))
                 items += nodes.list_item("", para)
             out.append(items)
         for node in placeholders:
