@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from . import _checks, metrics, train
+from . import _checks, coding_rate, train
 from .models import MLP
 
 __all__ = ["similarity_log_distribution", "alignment_kl", "EarlyPrior", "early_prior", "freeze_early", "UMM"]
@@ -117,7 +117,7 @@ class EarlyPrior:
     r"""Soft cluster memberships read off (frozen) early-layer features.
 
     :math:`\pi_{ij} \propto \exp(-\|h_i - c_j\|^2 / T)` for centres :math:`c_j`; used as the
-    partition :math:`\Pi^e` of :func:`sslbook.metrics.coding_rate_reduction_soft`.
+    partition :math:`\Pi^e` of :func:`sslbook.coding_rate.coding_rate_reduction_soft`.
 
     Attributes
     ----------
@@ -208,7 +208,7 @@ class UMM:
         The self-supervised loss ``ssl_loss(z1, z2)`` of the two views' outputs.
     prior
         An :class:`EarlyPrior` of the early features for the outer :math:`\Delta R`; ``None``
-        uses the augmentation-pair partition (:func:`sslbook.metrics.pair_coding_rate_reduction`).
+        uses the augmentation-pair partition (:func:`sslbook.coding_rate.pair_coding_rate_reduction`).
     gamma
         Weight :math:`\gamma \ge 0` of the alignment term of the inner problem.
     lam
@@ -314,9 +314,9 @@ class UMM:
         z1, z2 = z[:b], z[b:]
         out = {"ssl": self.ssl_loss(z1, z2), "align": alignment_kl(h, z, self.temperature)}
         if self.prior is None:
-            out["reduction"] = metrics.pair_coding_rate_reduction(z1, z2, self.eps)["reduction"]
+            out["reduction"] = coding_rate.pair_coding_rate_reduction(z1, z2, self.eps)["reduction"]
         else:
-            out["reduction"] = metrics.coding_rate_reduction_soft(
+            out["reduction"] = coding_rate.coding_rate_reduction_soft(
                 F.normalize(z, dim=1), self.prior.memberships(h), self.eps
             )["reduction"]
         return out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import dynamics, geometry, metrics
+from sslbook import dynamics, geometry, subspaces
 
 D = torch.float64
 
@@ -128,7 +128,7 @@ def test_riemannian_descent_stays_orthonormal_lowers_the_loss_and_reaches_ky_fan
     assert all(geometry.is_orthonormal(w, 1e-12) for w in run.w)
     assert all(l2 <= l1 + 1e-12 for l1, l2 in zip(losses, losses[1:]))
     assert losses[-1] == pytest.approx(-float(lam[:3].sum()), abs=1e-9)
-    assert metrics.principal_angles(run.final, q[:, :3]).max() < 1e-6
+    assert subspaces.principal_angles(run.final, q[:, :3]).max() < 1e-6
 
 
 def test_projected_descent_is_exactly_subspace_iteration():
@@ -137,7 +137,7 @@ def test_projected_descent_is_exactly_subspace_iteration():
     run = dynamics.gradient_descent(a, w0, 0.1, 30, method="projected", every=10)
     for m, w in zip(run.steps.tolist(), run.w):
         exact = torch.linalg.matrix_power(torch.eye(6, dtype=D) + 0.2 * a, m) @ w0
-        assert metrics.subspace_distance(w, exact) < 1e-12
+        assert subspaces.subspace_distance(w, exact) < 1e-12
 
 
 def test_two_layer_aligned_start_follows_the_mode_ode_and_blows_up_on_time():

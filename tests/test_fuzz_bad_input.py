@@ -43,18 +43,21 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from sslbook import (
+    coding_rate,
     config,
     critical_points,
     data,
     dynamics,
     exercises,
     geometry,
+    hypersphere,
     losses,
-    metrics,
     models,
     objectives,
     plotting,
     probing,
+    spectra,
+    subspaces,
     train,
     umm,
     vae,
@@ -167,11 +170,11 @@ for _name in ["simsiam", "simsiam_l2"]:
     )
 
 
-# metrics ----------------------------------------------------------------------------------------
+# probes, spectra, hypersphere, subspaces, coding rate ------------------------------------------
 
 for _name in ["linear_probe_accuracy", "knn_accuracy"]:
-    case(f"metrics.{_name}")(
-        lambda g, n, k, _f=getattr(metrics, _name): Call(
+    case(f"probing.{_name}")(
+        lambda g, n, k, _f=getattr(probing, _name): Call(
             _f,
             {
                 "z_train": rnd(g, 3 * n, k).numpy().astype(np.float64),
@@ -185,72 +188,73 @@ for _name in ["linear_probe_accuracy", "knn_accuracy"]:
     )
 
 
-@case("metrics.clustering_ari")
+@case("probing.clustering_ari")
 def _(g, n, k):
     return Call(
-        metrics.clustering_ari,
+        probing.clustering_ari,
         {"z": rnd(g, 2 * n, k).double().numpy(), "y": labels(g, 2 * n), "n_init": 1},
         kinds={"y": "labels"},
         permissive={"negative"},
     )
 
 
-@case("metrics.effective_rank")
+@case("spectra.effective_rank")
 def _(g, n, k):
-    return Call(metrics.effective_rank, {"z": rnd(g, n, k).double().numpy()}, permissive={"empty"})
+    return Call(spectra.effective_rank, {"z": rnd(g, n, k).double().numpy()}, permissive={"empty"})
 
 
-@case("metrics.alignment")
+@case("hypersphere.wang_isola_alignment")
 def _(g, n, k):
-    return Call(metrics.alignment, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
+    return Call(hypersphere.wang_isola_alignment, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
 
 
-@case("metrics.uniformity")
+@case("hypersphere.wang_isola_uniformity")
 def _(g, n, k):
-    return Call(metrics.uniformity, {"z": rnd(g, n, k)})
+    return Call(hypersphere.wang_isola_uniformity, {"z": rnd(g, n, k)})
 
 
 for _name in ["principal_angles", "subspace_distance"]:
-    case(f"metrics.{_name}")(
-        lambda g, n, k, _f=getattr(metrics, _name): Call(
+    case(f"subspaces.{_name}")(
+        lambda g, n, k, _f=getattr(subspaces, _name): Call(
             _f, {"a": rnd(g, n + k, k).double().numpy(), "b": rnd(g, n + k, 2).double().numpy()}
         )
     )
 
 
-@case("metrics.coding_rate")
+@case("coding_rate.coding_rate")
 def _(g, n, k):
-    return Call(metrics.coding_rate, {"z": rnd(g, n, k)})
+    return Call(coding_rate.coding_rate, {"z": rnd(g, n, k)})
 
 
-@case("metrics.coding_rate_reduction")
+@case("coding_rate.coding_rate_reduction")
 def _(g, n, k):
     return Call(
-        metrics.coding_rate_reduction,
+        coding_rate.coding_rate_reduction,
         {"z": rnd(g, 2 * n, k), "labels": labels(g, 2 * n)},
         kinds={"labels": "labels"},
         permissive={"negative"},
     )
 
 
-@case("metrics.coding_rate_reduction_soft")
+@case("coding_rate.coding_rate_reduction_soft")
 def _(g, n, k):
     return Call(
-        metrics.coding_rate_reduction_soft,
+        coding_rate.coding_rate_reduction_soft,
         {"z": rnd(g, n, k), "memberships": torch.softmax(rnd(g, n, 3), 1)},
         skip={("memberships", "tiny"), ("memberships", "huge")},
     )
 
 
-@case("metrics.pair_coding_rate_reduction")
+@case("coding_rate.pair_coding_rate_reduction")
 def _(g, n, k):
-    return Call(metrics.pair_coding_rate_reduction, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
+    return Call(coding_rate.pair_coding_rate_reduction, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
 
 
-@case("metrics.projection_length")
+@case("subspaces.projection_length")
 def _(g, n, k):
     return Call(
-        metrics.projection_length, {"basis": rnd(g, n, 2).double().numpy(), "directions": rnd(g, n, k).double().numpy()}
+        subspaces.projection_length,
+        {"basis": rnd(g, n, 2).double().numpy(), "directions": rnd(g, n, k).double().numpy()},
     )
 
 
@@ -1577,9 +1581,12 @@ def test_bad_input_is_refused_by_name_or_gives_finite_numbers(name, seed, n, k):
 
 MODULES = [
     losses,
-    metrics,
     models,
     probing,
+    spectra,
+    hypersphere,
+    subspaces,
+    coding_rate,
     train,
     umm,
     vae,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import geometry, metrics
+from sslbook import geometry, subspaces
 
 D = torch.float64
 
@@ -80,10 +80,10 @@ def test_closed_form_equals_span_of_exp_2At_w0_and_starts_at_w0():
     w = geometry.grassmann_flow(a, w0, [0.0, 0.5, 1.5])
     assert w.shape == (3, 8, 3)
     assert all(geometry.is_orthonormal(x, 1e-12) for x in w)
-    assert metrics.subspace_distance(w[0], w0) < 1e-12
+    assert subspaces.subspace_distance(w[0], w0) < 1e-12
     for t, x in zip((0.5, 1.5), w[1:]):
         m = torch.linalg.matrix_exp(2 * a * t) @ w0
-        assert metrics.subspace_distance(x, m) < 1e-10
+        assert subspaces.subspace_distance(x, m) < 1e-10
     assert geometry.grassmann_flow(a, w0, 0.5).shape == (8, 3)
     assert torch.allclose(geometry.grassmann_flow(a, w0, torch.tensor(0.5, dtype=D)), w[1])
 
@@ -96,7 +96,7 @@ def test_closed_form_stays_accurate_at_long_times():
     rate = np.log(np.tan(ang[0].max().item()) / np.tan(ang[1].max().item())) / 2.0
     assert rate == pytest.approx(2 * gap, rel=1e-3)
     w = geometry.grassmann_flow(a, w0, 40.0)  # true largest angle ~ 1e-20: only rounding is left
-    assert metrics.principal_angles(w, q[:, :3]).max() < 1e-13
+    assert subspaces.principal_angles(w, q[:, :3]).max() < 1e-13
 
 
 def test_angles_match_principal_angles_of_the_closed_form_and_obey_the_bound():
@@ -105,7 +105,7 @@ def test_angles_match_principal_angles_of_the_closed_form_and_obey_the_bound():
     ang = geometry.grassmann_flow_angles(a, w0, ts).numpy()
     frames = geometry.grassmann_flow(a, w0, ts)
     for th, w in zip(ang, frames):
-        assert np.allclose(th, metrics.principal_angles(w, q[:, :3]), atol=1e-10)
+        assert np.allclose(th, subspaces.principal_angles(w, q[:, :3]), atol=1e-10)
     assert np.all(np.diff(ang, axis=1) >= 0)  # ascending
     lam = torch.linspace(3.0, -1.0, 10, dtype=D)
     g = float(lam[2] - lam[3])
@@ -136,7 +136,7 @@ def test_grassmann_step_is_a_first_order_discretisation():
         w = w0.clone()
         for _ in range(int(round(1.0 / eta))):
             w = geometry.grassmann_step(w, -2 * a @ w, eta)
-        errs.append(metrics.subspace_distance(w, geometry.grassmann_flow(a, w0, 1.0)))
+        errs.append(subspaces.subspace_distance(w, geometry.grassmann_flow(a, w0, 1.0)))
     assert errs[1] / errs[0] == pytest.approx(0.5, abs=0.05)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import losses, metrics, models, probing, umm
+from sslbook import coding_rate, losses, models, probing, umm
 from sslbook.data import causal_data
 
 D = torch.float64
@@ -104,7 +104,7 @@ def test_terms_match_direct_computation():
         z = net.layers[2](net.layers[1](h))
     assert t["ssl"].item() == pytest.approx(losses.nt_xent(z[:20], z[20:], 0.5).item(), rel=1e-5)
     assert t["align"].item() == pytest.approx(umm.alignment_kl(h, z, 0.1).item(), rel=1e-5)
-    want = metrics.coding_rate_reduction_soft(torch.nn.functional.normalize(z, dim=1), fixer.prior.memberships(h))
+    want = coding_rate.coding_rate_reduction_soft(torch.nn.functional.normalize(z, dim=1), fixer.prior.memberships(h))
     assert t["reduction"].item() == pytest.approx(want["reduction"].item(), rel=1e-5)
     assert fixer.inner_loss(t).item() == pytest.approx((t["ssl"] + t["align"]).item())
     assert fixer.outer_loss(t).item() == pytest.approx((t["ssl"] - 5.0 * t["reduction"]).item())
@@ -112,7 +112,7 @@ def test_terms_match_direct_computation():
     _, _, pair_fixer = make_setup(prior=False)
     tp = pair_fixer.terms(x1, x2)
     assert tp["reduction"].item() == pytest.approx(
-        metrics.pair_coding_rate_reduction(z[:20], z[20:])["reduction"].item(), rel=1e-4
+        coding_rate.pair_coding_rate_reduction(z[:20], z[20:])["reduction"].item(), rel=1e-4
     )
 
 
