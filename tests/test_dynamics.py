@@ -215,7 +215,7 @@ def test_kernel_ode_is_the_flow_seen_through_the_features():
     w = geometry.random_frame(60, 2, generator=g)
     a = phi.T @ s @ phi
     rhs = dynamics.kernel_ode_rhs(phi @ w, phi @ phi.T, s)
-    assert torch.allclose(rhs, phi @ geometry.grassmann_flow_velocity(0.5 * (a + a.T), w), atol=1e-12)
+    assert torch.allclose(rhs, phi @ dynamics.grassmann_flow_velocity(0.5 * (a + a.T), w), atol=1e-12)
 
 
 def test_kernel_closed_form_matches_rk4_and_the_weight_space_flow():
@@ -228,7 +228,7 @@ def test_kernel_closed_form_matches_rk4_and_the_weight_space_flow():
     ode = dynamics.integrate_kernel_ode(z0, k, s, 4.0, dt=5e-3, every=200)
     assert torch.allclose(ode.t, torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0], dtype=D))
     closed = dynamics.kernel_flow_gram(z0, k, s, ode.t)
-    direct = torch.stack([phi @ w @ w.T @ phi.T for w in geometry.grassmann_flow(a, w0, ode.t)])
+    direct = torch.stack([phi @ w @ w.T @ phi.T for w in dynamics.grassmann_flow(a, w0, ode.t)])
     g_ode = ode.w @ ode.w.transpose(1, 2)
     for gc, gd, go in zip(closed, direct, g_ode):
         assert float((gc - gd).norm() / gd.norm()) < 1e-10

@@ -640,20 +640,20 @@ def _(g, n, k):
     return Call(geometry.top_eigenspace, {"a": sym(g, n), "k": 2})
 
 
-@case("geometry.grassmann_flow_velocity")
+# dynamics ---------------------------------------------------------------------------------------
+
+
+@case("dynamics.grassmann_flow_velocity")
 def _(g, n, k):
-    return Call(geometry.grassmann_flow_velocity, {"a": sym(g, n + k), "w": frame(g, n + k, k)})
+    return Call(dynamics.grassmann_flow_velocity, {"a": sym(g, n + k), "w": frame(g, n + k, k)})
 
 
 for _name in ["grassmann_flow", "grassmann_flow_angles"]:
-    case(f"geometry.{_name}")(
-        lambda g, n, k, _f=getattr(geometry, _name): Call(
+    case(f"dynamics.{_name}")(
+        lambda g, n, k, _f=getattr(dynamics, _name): Call(
             _f, {"a": sym(g, n + k), "w0": frame(g, n + k, k), "t": 0.5}, permissive={"mixed", "huge", "tiny"}
         )
     )
-
-
-# dynamics ---------------------------------------------------------------------------------------
 
 
 @case("dynamics.loss_matrix")
