@@ -464,28 +464,40 @@ def two_layer_gradient_descent(
     return rec.trajectory(lr=eta)
 
 
-def blowup_time(lam: float, s0: float) -> float:
-    r"""Blow-up time :math:`t^* = 1/(4\lambda s_0)` of the mode ODE :math:`\dot s = 4\lambda s^2`
-    (``inf`` when :math:`\lambda s_0 \le 0`: the mode then decays or stays put)."""
-    lam = _checks.real(lam, "lam")
+def blowup_time(eigenvalue: float, s0: float) -> float:
+    r"""Blow-up time :math:`t^* = 1/(4\lambda s_0)` of the mode ODE :math:`\dot s = 4\lambda s^2`.
+
+    Parameters
+    ----------
+    eigenvalue
+        Eigenvalue :math:`\lambda` of :math:`A` for this mode.
+    s0
+        Initial strength (>= 0).
+
+    Returns
+    -------
+    float
+        :math:`t^*`, or ``inf`` when :math:`\lambda s_0 \le 0` (the mode then decays or stays put).
+    """
+    lam = _checks.real(eigenvalue, "eigenvalue")
     s0 = _checks.positive(s0, "s0", allow_zero=True)
     return math.inf if lam * s0 <= 0 else 1.0 / (4.0 * lam * s0)
 
 
-def mode_strength(lam: float, s0: float, t) -> torch.Tensor:
+def mode_strength(eigenvalue: float, s0: float, t) -> torch.Tensor:
     r"""Solution :math:`s(t) = s_0/(1 - 4\lambda s_0 t)` of :math:`\dot s = 4\lambda s^2`, the strength of
     one mode of the balanced two-layer linear SSL model (``inf`` at and after the blow-up time).
 
     Parameters
     ----------
-    lam
+    eigenvalue
         Eigenvalue :math:`\lambda` of :math:`A` for this mode.
     s0
         Initial strength (>= 0).
     t
         Non-negative time or 1-D sequence of times.
     """
-    lam = _checks.real(lam, "lam")
+    lam = _checks.real(eigenvalue, "eigenvalue")
     s0 = _checks.positive(s0, "s0", allow_zero=True)
     times, scalar = _checks.times(t)
     den = 1.0 - 4.0 * lam * s0 * times

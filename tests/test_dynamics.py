@@ -335,7 +335,7 @@ def test_validation_errors():
         dynamics.gradient_descent(a, torch.zeros(5, 2, dtype=D), 0.1, 3)
     with pytest.raises(ValueError, match="w2 must have 3 rows"):
         dynamics.two_layer_gradient_descent(a, torch.zeros(6, 3, dtype=D), torch.zeros(2, 2, dtype=D), 0.1, 3)
-    with pytest.raises(TypeError, match="lam must be a real number"):
+    with pytest.raises(TypeError, match="eigenvalue must be a real number"):
         dynamics.blowup_time("1", 0.1)
     with pytest.raises(ValueError, match="s0 must be finite"):
         dynamics.mode_strength(1.0, -0.1, 1.0)

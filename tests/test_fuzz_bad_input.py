@@ -407,9 +407,9 @@ def _(g, n, k):
     return Call(umm.similarity_log_distribution, {"h": rnd(g, n, k)})
 
 
-@case("umm.alignment_kl")
+@case("umm.similarity_kl")
 def _(g, n, k):
-    return Call(umm.alignment_kl, {"h_early": rnd(g, n, k), "z_late": rnd(g, n, 3)}, permissive={"mixed"})
+    return Call(umm.similarity_kl, {"h_early": rnd(g, n, k), "z_late": rnd(g, n, 3)}, permissive={"mixed"})
 
 
 @case("umm.early_prior")
@@ -707,13 +707,16 @@ def _(g, n, k):
 
 @case("dynamics.mode_strength")
 def _(g, n, k):
-    return Call(dynamics.mode_strength, {"lam": -0.5, "s0": 0.1, "t": 1.0}, permissive={"negative", "zero"})
+    return Call(dynamics.mode_strength, {"eigenvalue": -0.5, "s0": 0.1, "t": 1.0}, permissive={"negative", "zero"})
 
 
 @case("dynamics.blowup_time")
 def _(g, n, k):
     return Call(
-        dynamics.blowup_time, {"lam": 0.5, "s0": 0.1}, permissive={"negative", "zero"}, nan_ok={"negative", "zero"}
+        dynamics.blowup_time,
+        {"eigenvalue": 0.5, "s0": 0.1},
+        permissive={"negative", "zero"},
+        nan_ok={"negative", "zero"},
     )  # inf: "never blows up" is the documented answer
 
 
@@ -1143,8 +1146,8 @@ def _(g, n, k):
 
 for _name, _params in [
     ("infonce", {"temperature": 0.2}),
-    ("barlow_twins", {"lambd": 0.05}),
-    ("vicreg", {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "gamma": 1.0}),
+    ("barlow_twins", {"lam": 0.05}),
+    ("vicreg", {"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0, "gamma": 1.0}),
 ]:
     case(f"objectives.loss_terms.{_name}_params")(
         lambda g, n, k, _n=_name, _p=_params: Call(
