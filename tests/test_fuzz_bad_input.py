@@ -995,8 +995,8 @@ def _(g, n, k):
 @case("data.GaussianNoise")
 def _(g, n, k):
     return Call(
-        lambda x, std: data.GaussianNoise(std)(x, generator=torch.Generator().manual_seed(0)),
-        {"x": rnd(g, n, k), "std": 0.1},
+        lambda x, std, clip: data.GaussianNoise(std, clip)(x, generator=torch.Generator().manual_seed(0)),
+        {"x": rnd(g, n, k), "std": 0.1, "clip": (-1.0, 1.0)},
         permissive={"zero", "empty", "tiny"},
     )
 
@@ -1053,7 +1053,6 @@ def _(g, n, k):
 for _name, _kw in [
     ("RandomRotation", {"max_degrees": 20.0}),
     ("RandomShift", {"max_fraction": 0.1}),
-    ("PixelNoise", {"std": 0.1}),
     ("RandomAffine", {"max_degrees": 20.0, "max_shift": 0.1}),
 ]:
     case(f"data.{_name}")(
