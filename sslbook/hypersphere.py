@@ -5,8 +5,13 @@ properties: positive pairs should land close together (*alignment*) and all feat
 evenly over the sphere (*uniformity*). Both functions take torch tensors of shape ``(n, k)``,
 normalise the rows and return a differentiable scalar tensor; lower is better for both.
 
-The names carry the authors' names because "alignment" means other things elsewhere in the
-package (InfoNCE's positive term, the pair term of the coding rate, UMM's similarity KL).
+The functions carry the authors' names because the word "alignment" is also used, more loosely,
+for the pair term of :func:`sslbook.coding_rate.pair_coding_rate_reduction` and for the
+non-contrastive loss ``"alignment"`` of :mod:`sslbook.dynamics` and :mod:`sslbook.objectives`.
+InfoNCE's two terms (:func:`sslbook.losses.info_nce_terms`) are named ``"positive"`` and
+``"log_partition"``: with cosine similarity the first is an affine function of the alignment with
+``alpha = 2``, and the second tends to a uniformity-like term as the number of negatives grows
+(Wang & Isola 2020, Theorem 1), which is not the same function as :func:`wang_isola_uniformity`.
 """
 
 from __future__ import annotations
