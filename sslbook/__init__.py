@@ -8,7 +8,11 @@ Modules, by concept:
 * :mod:`~sslbook.losses`: InfoNCE, NT-Xent, spectral contrastive, SimSiam, Barlow Twins, VICReg, CLIP;
 * :mod:`~sslbook.models`, :mod:`~sslbook.vae`: encoders, heads, VAE and SimVAE;
 * :mod:`~sslbook.train`: the training loop;
-* :mod:`~sslbook.metrics`, :mod:`~sslbook.probing`: probes, ranks, subspace angles, coding rates;
+* :mod:`~sslbook.probing`: linear, nearest-neighbour, clustering and per-layer probes;
+* :mod:`~sslbook.spectra`, :mod:`~sslbook.hypersphere`: effective rank; Wang–Isola alignment and
+  uniformity;
+* :mod:`~sslbook.subspaces`: principal angles, subspace distances, projection lengths;
+* :mod:`~sslbook.coding_rate`: coding rates and their reductions (MCR²);
 * :mod:`~sslbook.geometry`, :mod:`~sslbook.dynamics`: Stiefel/Grassmann tools, learning dynamics;
 * :mod:`~sslbook.critical_points`: stationary points, Hessians, inverse-function certificates;
 * :mod:`~sslbook.umm`: the Undoing Memorization Mechanism;
@@ -30,18 +34,21 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 from . import (  # noqa: E402
     claims,
+    coding_rate,
     config,
     critical_points,
     data,
     dynamics,
     exercises,
     geometry,
+    hypersphere,
     losses,
-    metrics,
     models,
     objectives,
     plotting,
     probing,
+    spectra,
+    subspaces,
     train,
     umm,
     vae,
@@ -49,18 +56,21 @@ from . import (  # noqa: E402
 
 __all__ = [
     "claims",
+    "coding_rate",
     "config",
     "critical_points",
     "data",
     "dynamics",
     "exercises",
     "geometry",
+    "hypersphere",
     "losses",
-    "metrics",
     "models",
     "objectives",
     "plotting",
     "probing",
+    "spectra",
+    "subspaces",
     "train",
     "umm",
     "vae",

@@ -65,7 +65,7 @@ def _similarity_matrix(z1: torch.Tensor, z2: torch.Tensor, similarity: str) -> t
 def info_nce_terms(
     z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, similarity: str = "cosine", symmetric: bool = True
 ) -> Terms:
-    r"""InfoNCE split into its alignment and uniformity (log-partition) terms.
+    r"""InfoNCE split into its positive-pair term and its log-partition term.
 
     With :math:`s_{ij} = \mathrm{sim}(z^{(1)}_i, z^{(2)}_j)/\tau`, the loss of anchor ``i`` is
     :math:`-s_{ii} + \log\sum_j e^{s_{ij}}`: the other rows of the second view are the negatives.
@@ -85,12 +85,15 @@ def info_nce_terms(
     Returns
     -------
     dict
-        ``"alignment"`` (mean of :math:`-s_{ii}`), ``"uniformity"`` (mean log-partition) and
-        ``"loss"`` (their sum), each a scalar tensor.
+        ``"positive"`` (mean of :math:`-s_{ii}`, the pull between the two views of a sample),
+        ``"log_partition"`` (mean of :math:`\log\sum_j e^{s_{ij}}`, the push against the
+        negatives) and ``"loss"`` (their sum), each a scalar tensor. Wang and Isola (2020) relate the
+        two terms to their alignment and uniformity (:mod:`sslbook.hypersphere`) in the limit of
+        many negatives.
     """
     s, loss = _info_nce(z1, z2, temperature, similarity, symmetric)
-    align = -torch.diagonal(s).mean()
-    return _checked({"alignment": align, "uniformity": loss - align, "loss": loss}, "info_nce", z1=z1, z2=z2)
+    positive = -torch.diagonal(s).mean()
+    return _checked({"positive": positive, "log_partition": loss - positive, "loss": loss}, "info_nce", z1=z1, z2=z2)
 
 
 def _info_nce(
@@ -222,7 +225,7 @@ def _standardise(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return (z - z.mean(0)) / (z.std(0, unbiased=False) + eps)
 
 
-def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> Terms:
+def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lam: float = 5e-3) -> Terms:
     r"""Barlow Twins' loss on the cross-correlation matrix of the standardised views.
 
     :math:`C = \tilde z_1^\top \tilde z_2 / n` with columns standardised over the batch;
@@ -232,7 +235,7 @@ def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) 
     ----------
     z1, z2
         Shape ``(n, k)``, ``n >= 2``.
-    lambd
+    lam
         Weight :math:`\lambda \ge 0` of the redundancy-reduction term.
 
     Returns
@@ -253,11 +256,11 @@ def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) 
     deviation 0.1, 8 % at 0.01 and 97 % at 0.001 (the :math:`\epsilon` then dominates); from the
     official code by 0.04 % at unit scale; from lightly by 14 % (its :math:`(n-1)/n` diagonal).
     The book's encoders have unit-scale outputs, where the conventions agree to well under 1 %,
-    so the weights the chapters quote (``lambd = 0.05`` and the paper's ``5e-3``) carry over
+    so the weights the chapters quote (``lam = 0.05`` and the paper's ``5e-3``) carry over
     unchanged. The loss is not scale-invariant below a feature scale of about ``1e-3``.
     """
     _views(z1, z2)
-    lam = _checks.positive(lambd, "lambd", allow_zero=True)
+    lam = _checks.positive(lam, "lam", allow_zero=True)
     n = z1.shape[0]
     c = _standardise(z1).T @ _standardise(z2) / n
     diag = torch.diagonal(c)
@@ -271,9 +274,9 @@ def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) 
     )
 
 
-def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
+def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lam: float = 5e-3) -> torch.Tensor:
     """Barlow Twins loss (see :func:`barlow_twins_terms`)."""
-    return barlow_twins_terms(z1, z2, lambd)["loss"]
+    return barlow_twins_terms(z1, z2, lam)["loss"]
 
 
 def _variance_term(z: torch.Tensor, gamma: float, eps: float) -> torch.Tensor:
@@ -291,9 +294,9 @@ def _covariance_term(z: torch.Tensor) -> torch.Tensor:
 def vicreg_terms(
     z1: torch.Tensor,
     z2: torch.Tensor,
-    sim_weight: float = 25.0,
-    var_weight: float = 25.0,
-    cov_weight: float = 1.0,
+    invariance_weight: float = 25.0,
+    variance_weight: float = 25.0,
+    covariance_weight: float = 1.0,
     gamma: float = 1.0,
     eps: float = 1e-4,
 ) -> Terms:
@@ -308,7 +311,7 @@ def vicreg_terms(
     ----------
     z1, z2
         Shape ``(n, k)``, ``n >= 2``.
-    sim_weight, var_weight, cov_weight
+    invariance_weight, variance_weight, covariance_weight
         Non-negative weights of the three terms.
     gamma
         Target standard deviation (> 0).
@@ -324,9 +327,9 @@ def vicreg_terms(
     -----
     **Convention.** The variance term is the paper's equation, :math:`v(Z) + v(Z')`, as in
     solo-learn. The official VICReg code and lightly average it instead,
-    :math:`\tfrac12(v(Z) + v(Z'))`, so their ``std_coeff`` is twice this ``var_weight``: the
-    paper's (and the chapters') ``var_weight = 25`` here is ``std_coeff = 50`` there, and their
-    default 25 is ``var_weight = 12.5`` here. The loss value differs accordingly (by 7.8 % on
+    :math:`\tfrac12(v(Z) + v(Z'))`, so their ``std_coeff`` is twice this ``variance_weight``: the
+    paper's (and the chapters') ``variance_weight = 25`` here is ``std_coeff = 50`` there, and their
+    default 25 is ``variance_weight = 12.5`` here. The loss value differs accordingly (by 7.8 % on
     the issue's test batch). Invariance (``F.mse_loss``, the mean over all ``n k`` entries),
     the unbiased variance inside the square root, :math:`\epsilon = 10^{-4}`, and the covariance
     term (off-diagonal squares of the ``(n-1)``-normalised covariance, divided by ``k``, summed over
@@ -336,7 +339,11 @@ def vicreg_terms(
     _views(z1, z2)
     ws = [
         _checks.positive(w, name, allow_zero=True)
-        for w, name in ((sim_weight, "sim_weight"), (var_weight, "var_weight"), (cov_weight, "cov_weight"))
+        for w, name in (
+            (invariance_weight, "invariance_weight"),
+            (variance_weight, "variance_weight"),
+            (covariance_weight, "covariance_weight"),
+        )
     ]
     g = _checks.positive(gamma, "gamma")
     e = _checks.positive(eps, "eps")
@@ -352,14 +359,14 @@ def vicreg_terms(
 def vicreg(
     z1: torch.Tensor,
     z2: torch.Tensor,
-    sim_weight: float = 25.0,
-    var_weight: float = 25.0,
-    cov_weight: float = 1.0,
+    invariance_weight: float = 25.0,
+    variance_weight: float = 25.0,
+    covariance_weight: float = 1.0,
     gamma: float = 1.0,
     eps: float = 1e-4,
 ) -> torch.Tensor:
     """VICReg loss (see :func:`vicreg_terms`)."""
-    return vicreg_terms(z1, z2, sim_weight, var_weight, cov_weight, gamma, eps)["loss"]
+    return vicreg_terms(z1, z2, invariance_weight, variance_weight, covariance_weight, gamma, eps)["loss"]
 
 
 def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similarity: str = "cosine") -> Terms:

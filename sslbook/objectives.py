@@ -18,7 +18,7 @@ Objectives (:data:`NAMES`) and the two degenerate losses used as controls (:data
 * ``"spectral"``: :func:`sslbook.losses.spectral_contrastive_terms`;
 * ``"simsiam"``: :func:`sslbook.losses.simsiam` with a linear predictor (stop-gradient on the
   targets);
-* ``"barlow_twins"``: :func:`sslbook.losses.barlow_twins_terms` (``lambd = 0.05``, for the few
+* ``"barlow_twins"``: :func:`sslbook.losses.barlow_twins_terms` (``lam = 0.05``, for the few
   output dimensions of the book's encoders rather than the paper's 8192);
 * ``"vicreg"``: :func:`sslbook.losses.vicreg_terms` (weights 25, 25, 1, target standard deviation 1);
 * ``"invariance"``: VICReg's invariance term alone (variance and covariance weights 0), which
@@ -54,8 +54,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "infonce": {"temperature": 0.2, "similarity": "cosine", "symmetric": True},
     "spectral": {},
     "simsiam": {},
-    "barlow_twins": {"lambd": 0.05},
-    "vicreg": {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "gamma": 1.0},
+    "barlow_twins": {"lam": 0.05},
+    "vicreg": {"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0, "gamma": 1.0},
     "invariance": {},
     "alignment": {},
 }
@@ -208,7 +208,7 @@ def loss_terms(
     if name == "alignment":
         return _alignment_terms(z1, z2)
     if name == "invariance":
-        terms = losses.vicreg_terms(z1, z2, sim_weight=1.0, var_weight=0.0, cov_weight=0.0)
+        terms = losses.vicreg_terms(z1, z2, invariance_weight=1.0, variance_weight=0.0, covariance_weight=0.0)
         return {"invariance": terms["invariance"], "loss": terms["loss"]}
     return _TERMS[name](z1, z2, **kwargs)
 

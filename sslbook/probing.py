@@ -1,6 +1,14 @@
-"""Per-layer linear probes of an :class:`~sslbook.models.MLP`, over training.
+"""Probes: how much of a label a frozen representation makes easy to read off.
 
-Qiang et al. (2024, "On the Generalization and Causal Explanation in Self-Supervised Learning")
+Probes of one representation ``z`` of shape ``(n, k)`` (NumPy arrays or torch tensors):
+
+* :func:`linear_probe_accuracy`: multinomial logistic regression on standardised features;
+* :func:`knn_accuracy`: a ``k``-nearest-neighbour vote;
+* :func:`clustering_ari`: k-means clusters against the labels (adjusted Rand index).
+
+Each is invariant to multiplying the features by a positive number, and returns a float.
+
+Per-layer probes of an :class:`~sslbook.models.MLP`, over training. Qiang et al. (2024, "On the Generalization and Causal Explanation in Self-Supervised Learning")
 locate where and when a self-supervised network stops generalising by training a linear probe on
 the frozen features of every layer at many checkpoints. This module does that for the book's MLPs:
 
@@ -9,7 +17,7 @@ the frozen features of every layer at many checkpoints. This module does that fo
   each solved in its primal (``width x width``) or dual (``n_train x n_train``) form, whichever is
   smaller: fast enough to run at every checkpoint;
 * :func:`probe_layers` probes every layer with the ridge probe or with
-  :func:`sslbook.metrics.linear_probe_accuracy` (logistic regression, slower);
+  :func:`linear_probe_accuracy` (logistic regression, slower);
 * :class:`LayerProbes` is a monitor for :func:`sslbook.train.fit` that records the per-layer
   accuracies at each checkpoint.
 
@@ -25,10 +33,20 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _checks, metrics
+from . import _checks
 from .models import MLP
 
-__all__ = ["layer_features", "ridge_probe_accuracy", "ridge_probe_r2", "probe_layers", "LayerProbes", "PROBES"]
+__all__ = [
+    "linear_probe_accuracy",
+    "knn_accuracy",
+    "clustering_ari",
+    "layer_features",
+    "ridge_probe_accuracy",
+    "ridge_probe_r2",
+    "probe_layers",
+    "LayerProbes",
+    "PROBES",
+]
 
 PROBES = ("ridge", "logistic")
 
@@ -250,6 +268,128 @@ def ridge_probe_r2(features_train, targets_train, features_test, targets_test, l
     return (1.0 - ((pred - tte) ** 2).sum((1, 2)) / total).numpy()
 
 
+def _split(z_train, y_train, z_test, y_test):
+    ztr = _checks.array(z_train, "z_train", ndim=2)
+    zte = _checks.array(z_test, "z_test", ndim=2)
+    ytr = _checks.labels(y_train, "y_train", n=ztr.shape[0])
+    yte = _checks.labels(y_test, "y_test", n=zte.shape[0])
+    if ztr.shape[0] < 2 or ztr.shape[1] < 1:
+        raise ValueError(f"z_train needs at least two rows and one column, got shape {ztr.shape}")
+    if zte.shape[0] < 1:
+        raise ValueError(f"z_test needs at least one row, got shape {zte.shape}")
+    if ztr.shape[1] != zte.shape[1]:
+        raise ValueError(
+            f"z_train and z_test must have the same number of features, got {ztr.shape[1]} and {zte.shape[1]}"
+        )
+    if ytr.min() == ytr.max():  # O(n), no sort
+        raise ValueError("y_train must contain at least two classes")
+    # One exact power-of-two rescaling of both sets: the probes' thresholds become relative, so
+    # their accuracy does not change when the features are multiplied by 1e-30 or 1e30.
+    ztr, zte = _checks.pow2_rescale(ztr, zte)
+    return ztr, ytr, zte, yte
+
+
+def linear_probe_accuracy(z_train, y_train, z_test, y_test, c: float = 1.0, max_iter: int = 2000) -> float:
+    """Test accuracy of a multinomial logistic-regression probe on frozen features.
+
+    Features are standardised with the training set's mean and standard deviation.
+
+    Parameters
+    ----------
+    z_train, z_test
+        Features, shapes ``(n_train, k)`` and ``(n_test, k)``.
+    y_train, y_test
+        Integer labels, shapes ``(n_train,)`` and ``(n_test,)``.
+    c
+        Inverse L2 regularisation strength (> 0), as in scikit-learn.
+    max_iter
+        Iterations of L-BFGS.
+
+    Returns
+    -------
+    float
+        Fraction of test samples classified correctly. Invariant to multiplying both feature sets
+        by any power of two (and, up to rounding, by any positive number).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    ztr, ytr, zte, yte = _split(z_train, y_train, z_test, y_test)
+    c = _checks.positive(c, "c")
+    max_iter = _checks.integer(max_iter, "max_iter", minimum=1)
+    mu, sd = ztr.mean(0), ztr.std(0)
+    sd[sd < 1e-12] = 1.0
+    clf = LogisticRegression(C=c, max_iter=max_iter)
+    clf.fit((ztr - mu) / sd, ytr)
+    return float((clf.predict((zte - mu) / sd) == yte).mean())
+
+
+def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5, metric: str = "cosine") -> float:
+    """Accuracy of a ``k``-nearest-neighbour majority vote on frozen features.
+
+    Parameters
+    ----------
+    z_train, z_test
+        Features, shapes ``(n_train, d)`` and ``(n_test, d)``.
+    y_train, y_test
+        Integer labels.
+    k
+        Number of neighbours, ``1 <= k <= n_train``.
+    metric
+        ``"cosine"`` or ``"euclidean"``.
+
+    Labels may be any integers (negative, or as large as int64 allows): they are mapped to
+    ``0 .. C - 1`` first. A tie between classes goes to the class of the nearer neighbours, so the
+    accuracy does not depend on the labels' values.
+    """
+    ztr, ytr, zte, yte = _split(z_train, y_train, z_test, y_test)
+    k = _checks.integer(k, "k", minimum=1, maximum=ztr.shape[0])
+    _checks.choice(metric, "metric", ("cosine", "euclidean"))
+    (itr, ite), n_classes = _checks.class_indices(ytr, yte)  # any integer labels, at most n classes
+    a, b = torch.from_numpy(ztr), torch.from_numpy(zte)
+    if metric == "cosine":  # larger score = nearer
+        score = _checks.unit_rows(b) @ _checks.unit_rows(a).T
+    else:  # -|b - a|^2 up to a per-row constant
+        score = 2.0 * (b @ a.T) - (a * a).sum(1)
+    votes = torch.from_numpy(itr)[score.topk(k, dim=1).indices]  # (n_test, k), nearest first
+    # One vote per neighbour plus 2^-(rank+1): a tie between classes goes to the class of the nearer
+    # neighbours, whatever the labels' values (the bonuses add up to less than one vote).
+    weight = 1.0 + 0.5 ** torch.arange(1, k + 1, dtype=torch.float64)
+    counts = (torch.nn.functional.one_hot(votes, n_classes) * weight[None, :, None]).sum(1)  # (n_test, n_classes)
+    return float((counts.argmax(1).numpy() == ite).mean())
+
+
+def clustering_ari(z, y, n_clusters: int | None = None, seed: int = 0, n_init: int = 10) -> float:
+    """Adjusted Rand index between k-means clusters of ``z`` and the labels ``y``.
+
+    Parameters
+    ----------
+    z
+        Features, shape ``(n, k)``.
+    y
+        True labels, shape ``(n,)``.
+    n_clusters
+        Number of clusters (default: number of distinct labels).
+    seed
+        Seed of k-means' initialisation.
+    n_init
+        Number of k-means restarts.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    za = _checks.array(z, "z", ndim=2)
+    ya = _checks.labels(y, "y", n=za.shape[0])
+    if za.shape[0] < 1 or za.shape[1] < 1:
+        raise ValueError(f"z needs at least one row and one column, got shape {za.shape}")
+    (za,) = _checks.pow2_rescale(za)  # exact: k-means' tolerances become relative
+    if n_clusters is None:
+        n_clusters = len(np.unique(ya))
+    n_clusters = _checks.integer(n_clusters, "n_clusters", minimum=1, maximum=za.shape[0])
+    seed = _checks.integer(seed, "seed", minimum=0, maximum=2**32 - 1)
+    km = KMeans(n_clusters=n_clusters, n_init=_checks.integer(n_init, "n_init", minimum=1), random_state=seed)
+    return float(adjusted_rand_score(ya, km.fit_predict(za)))
+
+
 def probe_layers(
     model: MLP,
     x_train: torch.Tensor,
@@ -272,7 +412,7 @@ def probe_layers(
         Test inputs and labels.
     method
         ``"ridge"`` (:func:`ridge_probe_accuracy`, all layers in one solve) or ``"logistic"``
-        (:func:`sslbook.metrics.linear_probe_accuracy`, one fit per layer).
+        (:func:`linear_probe_accuracy`, one fit per layer).
     lam
         Ridge penalty per feature (``method="ridge"``).
     c
@@ -290,7 +430,7 @@ def probe_layers(
     if method == "ridge":
         return ridge_probe_accuracy(ftr, y_train, fte, y_test, lam=lam)
     c = _checks.positive(c, "c")
-    return np.array([metrics.linear_probe_accuracy(a, y_train, b, y_test, c=c) for a, b in zip(ftr, fte)])
+    return np.array([linear_probe_accuracy(a, y_train, b, y_test, c=c) for a, b in zip(ftr, fte)])
 
 
 class LayerProbes:

@@ -9,7 +9,7 @@ to optimise. Example::
         return losses.info_nce_terms(enc(v1), enc(v2))   # dict with "loss" and its terms
 
     hist = train.fit(step, enc.parameters(), steps=500, lr=0.1,
-                     monitor={"rank": lambda: metrics.effective_rank(enc(x).detach())}, every=50)
+                     monitor={"rank": lambda: spectra.effective_rank(enc(x).detach())}, every=50)
     hist["rank"], hist.steps("rank")
 """
 

@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from . import _checks, metrics, train
+from . import _checks, coding_rate, train
 from .models import MLP
 
-__all__ = ["similarity_log_distribution", "alignment_kl", "EarlyPrior", "early_prior", "freeze_early", "UMM"]
+__all__ = ["similarity_log_distribution", "similarity_kl", "EarlyPrior", "early_prior", "freeze_early", "UMM"]
 
 
 def similarity_log_distribution(h: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -77,7 +77,7 @@ def _similarity_log_distribution(h: torch.Tensor, temperature: float, name: str)
     return torch.log_softmax(off, dim=1)
 
 
-def alignment_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+def similarity_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
     r"""Mean KL divergence from the early layer's similarity distributions to the late layer's.
 
     :math:`\frac1n \sum_i \mathrm{KL}(P^e_{i\cdot} \,\|\, P^z_{i\cdot})`, both from
@@ -117,7 +117,7 @@ class EarlyPrior:
     r"""Soft cluster memberships read off (frozen) early-layer features.
 
     :math:`\pi_{ij} \propto \exp(-\|h_i - c_j\|^2 / T)` for centres :math:`c_j`; used as the
-    partition :math:`\Pi^e` of :func:`sslbook.metrics.coding_rate_reduction_soft`.
+    partition :math:`\Pi^e` of :func:`sslbook.coding_rate.coding_rate_reduction_soft`.
 
     Attributes
     ----------
@@ -208,9 +208,9 @@ class UMM:
         The self-supervised loss ``ssl_loss(z1, z2)`` of the two views' outputs.
     prior
         An :class:`EarlyPrior` of the early features for the outer :math:`\Delta R`; ``None``
-        uses the augmentation-pair partition (:func:`sslbook.metrics.pair_coding_rate_reduction`).
+        uses the augmentation-pair partition (:func:`sslbook.coding_rate.pair_coding_rate_reduction`).
     gamma
-        Weight :math:`\gamma \ge 0` of the alignment term of the inner problem.
+        Weight :math:`\gamma \ge 0` of the similarity-KL term of the inner problem.
     lam
         Weight :math:`\lambda \ge 0` of :math:`\Delta R` in the outer problem (maximised).
     inner_lr
@@ -298,8 +298,8 @@ class UMM:
     ) -> dict[str, torch.Tensor]:
         r"""The three terms on a batch of two views ``x1``, ``x2`` ``(B, d)``.
 
-        Returns ``"ssl"`` (:math:`\mathcal L_{\rm SSL}`), ``"align"`` (the KL alignment to the
-        early layer) and ``"reduction"`` (:math:`\Delta R` of the normalised outputs under the
+        Returns ``"ssl"`` (:math:`\mathcal L_{\rm SSL}`), ``"similarity_kl"`` (:func:`similarity_kl` of the
+        early and late features) and ``"reduction"`` (:math:`\Delta R` of the normalised outputs under the
         prior's memberships, or the pair partition), each a scalar tensor.
         """
         weight = self.model.layers[0][0].weight
@@ -312,18 +312,18 @@ class UMM:
         h = self.early(torch.cat([x1, x2], dim=0))
         z = self.late(h, params)
         z1, z2 = z[:b], z[b:]
-        out = {"ssl": self.ssl_loss(z1, z2), "align": alignment_kl(h, z, self.temperature)}
+        out = {"ssl": self.ssl_loss(z1, z2), "similarity_kl": similarity_kl(h, z, self.temperature)}
         if self.prior is None:
-            out["reduction"] = metrics.pair_coding_rate_reduction(z1, z2, self.eps)["reduction"]
+            out["reduction"] = coding_rate.pair_coding_rate_reduction(z1, z2, self.eps)["reduction"]
         else:
-            out["reduction"] = metrics.coding_rate_reduction_soft(
+            out["reduction"] = coding_rate.coding_rate_reduction_soft(
                 F.normalize(z, dim=1), self.prior.memberships(h), self.eps
             )["reduction"]
         return out
 
     def inner_loss(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         r""":math:`\mathcal L_{\rm in} = \mathcal L_{\rm SSL} + \gamma\,\mathrm{KL}`."""
-        return terms["ssl"] + self.gamma * terms["align"]
+        return terms["ssl"] + self.gamma * terms["similarity_kl"]
 
     def outer_loss(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         r""":math:`\mathcal L_{\rm out} = \mathcal L_{\rm SSL} - \lambda\,\Delta R`."""
@@ -343,7 +343,7 @@ class UMM:
         -------
         tuple
             ``(inner_gradient, hyper_gradient, terms)``: two lists of tensors shaped like
-            :attr:`late_parameters`, and the detached terms ``"ssl"``, ``"align"`` (at
+            :attr:`late_parameters`, and the detached terms ``"ssl"``, ``"similarity_kl"`` (at
             :math:`\\theta`), ``"reduction"`` (at :math:`\\theta'`), ``"inner"`` and ``"outer"``.
         """
         params = dict(zip(self._names, self.late_parameters))
@@ -359,7 +359,7 @@ class UMM:
         hyper = list(torch.autograd.grad(outer, self.late_parameters))
         terms = {
             "ssl": t_in["ssl"],
-            "align": t_in["align"],
+            "similarity_kl": t_in["similarity_kl"],
             "reduction": t_out["reduction"],
             "inner": inner,
             "outer": outer,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sslbook import dynamics, geometry, metrics
+from sslbook import dynamics, geometry, subspaces
 from sslbook.data import PlantedViews, planted_subspace_views
 
 D = torch.float64
@@ -58,8 +58,8 @@ def test_population_contrastive_matrix_is_the_semantic_covariance():
     # PCA of the inputs finds the nuisance, the contrastive matrix the semantics
     _, top = geometry.top_eigenspace(a_con, 3)
     _, pca = geometry.top_eigenspace(torch.cov(v.x.T), 3)
-    assert metrics.principal_angles(top, v.semantic_basis).max() < 0.1
-    assert metrics.principal_angles(pca, v.semantic_basis).max() > 1.3
+    assert subspaces.principal_angles(top, v.semantic_basis).max() < 0.1
+    assert subspaces.principal_angles(pca, v.semantic_basis).max() > 1.3
 
 
 def test_mean_direction_when_the_frame_is_full():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import data, metrics
+from sslbook import data, subspaces
 from sslbook.data import _base, pairs
 
 D = torch.float64
@@ -22,7 +22,7 @@ def params(d=6, k=3, seed=0, spike=10.0):
 
 
 def span_distance(a, b):
-    return metrics.subspace_distance(np.asarray(a), np.asarray(b))
+    return subspaces.subspace_distance(np.asarray(a), np.asarray(b))
 
 
 # --- gaussian_mixture keeps its behaviour --------------------------------------------------------

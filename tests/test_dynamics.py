@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import dynamics, geometry, metrics
+from sslbook import dynamics, geometry, subspaces
 
 D = torch.float64
 
@@ -128,7 +128,7 @@ def test_riemannian_descent_stays_orthonormal_lowers_the_loss_and_reaches_ky_fan
     assert all(geometry.is_orthonormal(w, 1e-12) for w in run.w)
     assert all(l2 <= l1 + 1e-12 for l1, l2 in zip(losses, losses[1:]))
     assert losses[-1] == pytest.approx(-float(lam[:3].sum()), abs=1e-9)
-    assert metrics.principal_angles(run.final, q[:, :3]).max() < 1e-6
+    assert subspaces.principal_angles(run.final, q[:, :3]).max() < 1e-6
 
 
 def test_projected_descent_is_exactly_subspace_iteration():
@@ -137,7 +137,7 @@ def test_projected_descent_is_exactly_subspace_iteration():
     run = dynamics.gradient_descent(a, w0, 0.1, 30, method="projected", every=10)
     for m, w in zip(run.steps.tolist(), run.w):
         exact = torch.linalg.matrix_power(torch.eye(6, dtype=D) + 0.2 * a, m) @ w0
-        assert metrics.subspace_distance(w, exact) < 1e-12
+        assert subspaces.subspace_distance(w, exact) < 1e-12
 
 
 def test_two_layer_aligned_start_follows_the_mode_ode_and_blows_up_on_time():
@@ -215,7 +215,7 @@ def test_kernel_ode_is_the_flow_seen_through_the_features():
     w = geometry.random_frame(60, 2, generator=g)
     a = phi.T @ s @ phi
     rhs = dynamics.kernel_ode_rhs(phi @ w, phi @ phi.T, s)
-    assert torch.allclose(rhs, phi @ geometry.grassmann_flow_velocity(0.5 * (a + a.T), w), atol=1e-12)
+    assert torch.allclose(rhs, phi @ dynamics.grassmann_flow_velocity(0.5 * (a + a.T), w), atol=1e-12)
 
 
 def test_kernel_closed_form_matches_rk4_and_the_weight_space_flow():
@@ -228,7 +228,7 @@ def test_kernel_closed_form_matches_rk4_and_the_weight_space_flow():
     ode = dynamics.integrate_kernel_ode(z0, k, s, 4.0, dt=5e-3, every=200)
     assert torch.allclose(ode.t, torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0], dtype=D))
     closed = dynamics.kernel_flow_gram(z0, k, s, ode.t)
-    direct = torch.stack([phi @ w @ w.T @ phi.T for w in geometry.grassmann_flow(a, w0, ode.t)])
+    direct = torch.stack([phi @ w @ w.T @ phi.T for w in dynamics.grassmann_flow(a, w0, ode.t)])
     g_ode = ode.w @ ode.w.transpose(1, 2)
     for gc, gd, go in zip(closed, direct, g_ode):
         assert float((gc - gd).norm() / gd.norm()) < 1e-10
@@ -335,7 +335,7 @@ def test_validation_errors():
         dynamics.gradient_descent(a, torch.zeros(5, 2, dtype=D), 0.1, 3)
     with pytest.raises(ValueError, match="w2 must have 3 rows"):
         dynamics.two_layer_gradient_descent(a, torch.zeros(6, 3, dtype=D), torch.zeros(2, 2, dtype=D), 0.1, 3)
-    with pytest.raises(TypeError, match="lam must be a real number"):
+    with pytest.raises(TypeError, match="eigenvalue must be a real number"):
         dynamics.blowup_time("1", 0.1)
     with pytest.raises(ValueError, match="s0 must be finite"):
         dynamics.mode_strength(1.0, -0.1, 1.0)

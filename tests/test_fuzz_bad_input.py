@@ -43,18 +43,21 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from sslbook import (
+    coding_rate,
     config,
     critical_points,
     data,
     dynamics,
     exercises,
     geometry,
+    hypersphere,
     losses,
-    metrics,
     models,
     objectives,
     plotting,
     probing,
+    spectra,
+    subspaces,
     train,
     umm,
     vae,
@@ -167,11 +170,11 @@ for _name in ["simsiam", "simsiam_l2"]:
     )
 
 
-# metrics ----------------------------------------------------------------------------------------
+# probes, spectra, hypersphere, subspaces, coding rate ------------------------------------------
 
 for _name in ["linear_probe_accuracy", "knn_accuracy"]:
-    case(f"metrics.{_name}")(
-        lambda g, n, k, _f=getattr(metrics, _name): Call(
+    case(f"probing.{_name}")(
+        lambda g, n, k, _f=getattr(probing, _name): Call(
             _f,
             {
                 "z_train": rnd(g, 3 * n, k).numpy().astype(np.float64),
@@ -185,72 +188,73 @@ for _name in ["linear_probe_accuracy", "knn_accuracy"]:
     )
 
 
-@case("metrics.clustering_ari")
+@case("probing.clustering_ari")
 def _(g, n, k):
     return Call(
-        metrics.clustering_ari,
+        probing.clustering_ari,
         {"z": rnd(g, 2 * n, k).double().numpy(), "y": labels(g, 2 * n), "n_init": 1},
         kinds={"y": "labels"},
         permissive={"negative"},
     )
 
 
-@case("metrics.effective_rank")
+@case("spectra.effective_rank")
 def _(g, n, k):
-    return Call(metrics.effective_rank, {"z": rnd(g, n, k).double().numpy()}, permissive={"empty"})
+    return Call(spectra.effective_rank, {"z": rnd(g, n, k).double().numpy()}, permissive={"empty"})
 
 
-@case("metrics.alignment")
+@case("hypersphere.wang_isola_alignment")
 def _(g, n, k):
-    return Call(metrics.alignment, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
+    return Call(hypersphere.wang_isola_alignment, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
 
 
-@case("metrics.uniformity")
+@case("hypersphere.wang_isola_uniformity")
 def _(g, n, k):
-    return Call(metrics.uniformity, {"z": rnd(g, n, k)})
+    return Call(hypersphere.wang_isola_uniformity, {"z": rnd(g, n, k)})
 
 
 for _name in ["principal_angles", "subspace_distance"]:
-    case(f"metrics.{_name}")(
-        lambda g, n, k, _f=getattr(metrics, _name): Call(
+    case(f"subspaces.{_name}")(
+        lambda g, n, k, _f=getattr(subspaces, _name): Call(
             _f, {"a": rnd(g, n + k, k).double().numpy(), "b": rnd(g, n + k, 2).double().numpy()}
         )
     )
 
 
-@case("metrics.coding_rate")
+@case("coding_rate.coding_rate")
 def _(g, n, k):
-    return Call(metrics.coding_rate, {"z": rnd(g, n, k)})
+    return Call(coding_rate.coding_rate, {"z": rnd(g, n, k)})
 
 
-@case("metrics.coding_rate_reduction")
+@case("coding_rate.coding_rate_reduction")
 def _(g, n, k):
     return Call(
-        metrics.coding_rate_reduction,
+        coding_rate.coding_rate_reduction,
         {"z": rnd(g, 2 * n, k), "labels": labels(g, 2 * n)},
         kinds={"labels": "labels"},
         permissive={"negative"},
     )
 
 
-@case("metrics.coding_rate_reduction_soft")
+@case("coding_rate.coding_rate_reduction_soft")
 def _(g, n, k):
     return Call(
-        metrics.coding_rate_reduction_soft,
+        coding_rate.coding_rate_reduction_soft,
         {"z": rnd(g, n, k), "memberships": torch.softmax(rnd(g, n, 3), 1)},
         skip={("memberships", "tiny"), ("memberships", "huge")},
     )
 
 
-@case("metrics.pair_coding_rate_reduction")
+@case("coding_rate.pair_coding_rate_reduction")
 def _(g, n, k):
-    return Call(metrics.pair_coding_rate_reduction, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
+    return Call(coding_rate.pair_coding_rate_reduction, {"z1": rnd(g, n, k), "z2": rnd(g, n, k)})
 
 
-@case("metrics.projection_length")
+@case("subspaces.projection_length")
 def _(g, n, k):
     return Call(
-        metrics.projection_length, {"basis": rnd(g, n, 2).double().numpy(), "directions": rnd(g, n, k).double().numpy()}
+        subspaces.projection_length,
+        {"basis": rnd(g, n, 2).double().numpy(), "directions": rnd(g, n, k).double().numpy()},
     )
 
 
@@ -403,9 +407,9 @@ def _(g, n, k):
     return Call(umm.similarity_log_distribution, {"h": rnd(g, n, k)})
 
 
-@case("umm.alignment_kl")
+@case("umm.similarity_kl")
 def _(g, n, k):
-    return Call(umm.alignment_kl, {"h_early": rnd(g, n, k), "z_late": rnd(g, n, 3)}, permissive={"mixed"})
+    return Call(umm.similarity_kl, {"h_early": rnd(g, n, k), "z_late": rnd(g, n, 3)}, permissive={"mixed"})
 
 
 @case("umm.early_prior")
@@ -636,20 +640,20 @@ def _(g, n, k):
     return Call(geometry.top_eigenspace, {"a": sym(g, n), "k": 2})
 
 
-@case("geometry.grassmann_flow_velocity")
+# dynamics ---------------------------------------------------------------------------------------
+
+
+@case("dynamics.grassmann_flow_velocity")
 def _(g, n, k):
-    return Call(geometry.grassmann_flow_velocity, {"a": sym(g, n + k), "w": frame(g, n + k, k)})
+    return Call(dynamics.grassmann_flow_velocity, {"a": sym(g, n + k), "w": frame(g, n + k, k)})
 
 
 for _name in ["grassmann_flow", "grassmann_flow_angles"]:
-    case(f"geometry.{_name}")(
-        lambda g, n, k, _f=getattr(geometry, _name): Call(
+    case(f"dynamics.{_name}")(
+        lambda g, n, k, _f=getattr(dynamics, _name): Call(
             _f, {"a": sym(g, n + k), "w0": frame(g, n + k, k), "t": 0.5}, permissive={"mixed", "huge", "tiny"}
         )
     )
-
-
-# dynamics ---------------------------------------------------------------------------------------
 
 
 @case("dynamics.loss_matrix")
@@ -703,13 +707,16 @@ def _(g, n, k):
 
 @case("dynamics.mode_strength")
 def _(g, n, k):
-    return Call(dynamics.mode_strength, {"lam": -0.5, "s0": 0.1, "t": 1.0}, permissive={"negative", "zero"})
+    return Call(dynamics.mode_strength, {"eigenvalue": -0.5, "s0": 0.1, "t": 1.0}, permissive={"negative", "zero"})
 
 
 @case("dynamics.blowup_time")
 def _(g, n, k):
     return Call(
-        dynamics.blowup_time, {"lam": 0.5, "s0": 0.1}, permissive={"negative", "zero"}, nan_ok={"negative", "zero"}
+        dynamics.blowup_time,
+        {"eigenvalue": 0.5, "s0": 0.1},
+        permissive={"negative", "zero"},
+        nan_ok={"negative", "zero"},
     )  # inf: "never blows up" is the documented answer
 
 
@@ -988,8 +995,8 @@ def _(g, n, k):
 @case("data.GaussianNoise")
 def _(g, n, k):
     return Call(
-        lambda x, std: data.GaussianNoise(std)(x, generator=torch.Generator().manual_seed(0)),
-        {"x": rnd(g, n, k), "std": 0.1},
+        lambda x, std, clip: data.GaussianNoise(std, clip)(x, generator=torch.Generator().manual_seed(0)),
+        {"x": rnd(g, n, k), "std": 0.1, "clip": (-1.0, 1.0)},
         permissive={"zero", "empty", "tiny"},
     )
 
@@ -1046,7 +1053,6 @@ def _(g, n, k):
 for _name, _kw in [
     ("RandomRotation", {"max_degrees": 20.0}),
     ("RandomShift", {"max_fraction": 0.1}),
-    ("PixelNoise", {"std": 0.1}),
     ("RandomAffine", {"max_degrees": 20.0, "max_shift": 0.1}),
 ]:
     case(f"data.{_name}")(
@@ -1139,8 +1145,8 @@ def _(g, n, k):
 
 for _name, _params in [
     ("infonce", {"temperature": 0.2}),
-    ("barlow_twins", {"lambd": 0.05}),
-    ("vicreg", {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "gamma": 1.0}),
+    ("barlow_twins", {"lam": 0.05}),
+    ("vicreg", {"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0, "gamma": 1.0}),
 ]:
     case(f"objectives.loss_terms.{_name}_params")(
         lambda g, n, k, _n=_name, _p=_params: Call(
@@ -1577,9 +1583,12 @@ def test_bad_input_is_refused_by_name_or_gives_finite_numbers(name, seed, n, k):
 
 MODULES = [
     losses,
-    metrics,
     models,
     probing,
+    spectra,
+    hypersphere,
+    subspaces,
+    coding_rate,
     train,
     umm,
     vae,

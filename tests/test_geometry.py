@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sslbook import geometry, metrics
+from sslbook import geometry, subspaces
 
 D = torch.float64
 
@@ -19,7 +19,7 @@ def test_orthonormalize_keeps_span_and_is_continuous():
     a = torch.randn(6, 2, dtype=D)
     q = geometry.orthonormalize(a)
     assert geometry.is_orthonormal(q)
-    assert metrics.subspace_distance(q, a) < 1e-12
+    assert subspaces.subspace_distance(q, a) < 1e-12
     r = q.T @ a
     assert (torch.diagonal(r) > 0).all()  # sign convention: positive diagonal of R
     assert torch.allclose(geometry.orthonormalize(q), q)
@@ -52,7 +52,7 @@ def test_grassmann_ascent_finds_top_eigenspace():
     for _ in range(3000):
         w = geometry.grassmann_step(w, 2 * a @ w, lr=lr, ascent=True)
     assert geometry.is_orthonormal(w, 1e-10)
-    assert metrics.subspace_distance(w, top) < 1e-6
+    assert subspaces.subspace_distance(w, top) < 1e-6
 
 
 def test_retraction_is_first_order():

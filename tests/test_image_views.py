@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslbook.data import PixelNoise, RandomAffine, RandomRotation, RandomShift, affine, style_copies
+from sslbook.data import GaussianNoise, RandomAffine, RandomRotation, RandomShift, affine, style_copies
 
 
 def _shift_ref(x, dx, dy):
@@ -93,7 +93,7 @@ def test_scale_enlarges_about_centre():
 
 def test_random_augmentations_are_reproducible_and_keep_shape():
     x = torch.rand(8, 1, 8, 8)
-    for aug in (RandomRotation(20), RandomShift(0.1), RandomAffine(), PixelNoise(0.1)):
+    for aug in (RandomRotation(20), RandomShift(0.1), RandomAffine(), GaussianNoise(0.1, clip=(0, 1))):
         a = aug(x, generator=torch.Generator().manual_seed(5))
         b = aug(x, generator=torch.Generator().manual_seed(5))
         c = aug(x, generator=torch.Generator().manual_seed(6))
@@ -107,7 +107,7 @@ def test_zero_strength_is_identity():
     torch.testing.assert_close(RandomRotation(0)(x), x)
     torch.testing.assert_close(RandomShift(0)(x), x)
     torch.testing.assert_close(RandomAffine(0, 0, (1.0, 1.0))(x), x)
-    torch.testing.assert_close(PixelNoise(0)(x), x)
+    torch.testing.assert_close(GaussianNoise(0, clip=(0, 1))(x), x)
 
 
 def test_random_affine_parameters_in_range():
@@ -123,11 +123,11 @@ def test_random_affine_parameters_in_range():
     torch.testing.assert_close(aug(x, generator=g1), affine(x, **aug.parameters(5, g2)))
 
 
-def test_pixel_noise_clips():
+def test_gaussian_noise_clips_pixels():
     x = torch.rand(100, 8, 8)
-    y = PixelNoise(0.5)(x, generator=torch.Generator().manual_seed(0))
+    y = GaussianNoise(0.5, clip=(0, 1))(x, generator=torch.Generator().manual_seed(0))
     assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
-    z = PixelNoise(0.5, clip=False)(x, generator=torch.Generator().manual_seed(0))
+    z = GaussianNoise(0.5)(x, generator=torch.Generator().manual_seed(0))
     assert float(z.min()) < 0.0
     assert float((z - x).std()) == pytest.approx(0.5, rel=0.05)
 
@@ -180,9 +180,9 @@ def test_no_python_loop_scales():
         (lambda: RandomAffine(scale=1.0), TypeError),
         (lambda: RandomAffine(scale=(0.0, 1.0)), ValueError),
         (lambda: RandomAffine().parameters(0), ValueError),
-        (lambda: PixelNoise(-0.1), ValueError),
-        (lambda: PixelNoise(0.1, clip=1), TypeError),
-        (lambda: PixelNoise(0.1)(torch.zeros(2, 4, 5)), ValueError),
+        (lambda: GaussianNoise(-0.1, clip=(0, 1)), ValueError),
+        (lambda: GaussianNoise(0.1, clip=1), TypeError),
+        (lambda: GaussianNoise(0.1, clip=(1, 0)), ValueError),
         (lambda: style_copies(torch.zeros(2, 8, 8), "scale", (1, 2)), ValueError),
         (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", (1,)), ValueError),
         (lambda: style_copies(torch.zeros(2, 8, 8), "rotation", (1, 1)), ValueError),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import critical_points, data, dynamics, geometry, losses, metrics, models, probing, umm
+from sslbook import critical_points, data, dynamics, geometry, hypersphere, losses, models, probing, spectra, umm
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,8 +35,8 @@ def test_probe_accuracy_does_not_change_at_1e_minus_30(c):
     g = np.random.default_rng(0)
     y = np.arange(90) % 3
     z = g.standard_normal((90, 5)) + 3 * np.eye(5)[y]
-    a = metrics.linear_probe_accuracy(z[:60], y[:60], z[60:], y[60:])
-    assert metrics.linear_probe_accuracy(z[:60] * c, y[:60], z[60:] * c, y[60:]) == a
+    a = probing.linear_probe_accuracy(z[:60], y[:60], z[60:], y[60:])
+    assert probing.linear_probe_accuracy(z[:60] * c, y[:60], z[60:] * c, y[60:]) == a
 
 
 # 2. devices -------------------------------------------------------------------------------------
@@ -63,15 +63,15 @@ def test_two_devices_are_refused_by_name():  # pragma: no cover - runs where CUD
 def test_complex_and_string_arrays_are_refused():
     z = np.ones((5, 3)) + 1j
     with pytest.raises(TypeError, match="z must be real"):
-        metrics.effective_rank(z)
+        spectra.effective_rank(z)
     with pytest.raises(TypeError, match="z must be numeric"):
-        metrics.effective_rank(np.full((5, 3), "1.0"))
+        spectra.effective_rank(np.full((5, 3), "1.0"))
 
 
 def test_float_labels_beyond_int64_are_refused():
     z = np.random.default_rng(0).standard_normal((6, 2))
     with pytest.raises(ValueError, match="y_train holds labels beyond the int64 range"):
-        metrics.knn_accuracy(z, np.array([0.0, 1e30, 0, 1e30, 0, 1e30]), z, np.zeros(6), k=1)
+        probing.knn_accuracy(z, np.array([0.0, 1e30, 0, 1e30, 0, 1e30]), z, np.zeros(6), k=1)
 
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.float16])
@@ -117,12 +117,12 @@ def test_unconstrained_flow_overflow_is_an_error():
 
 def test_effective_rank_eps_must_be_below_one():
     with pytest.raises(ValueError, match="eps must be < 1"):
-        metrics.effective_rank(np.eye(3), eps=2)
+        spectra.effective_rank(np.eye(3), eps=2)
 
 
 def test_empty_batches_are_refused():
     with pytest.raises(ValueError, match="z1"):
-        metrics.alignment(torch.zeros(0, 3), torch.zeros(0, 3))
+        hypersphere.wang_isola_alignment(torch.zeros(0, 3), torch.zeros(0, 3))
 
 
 def test_coinciding_float32_means_are_caught():
@@ -142,7 +142,7 @@ def test_zero_hidden_units_and_negative_labels():
     z = torch.randn(12, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     y = np.array([-1, -2, -3] * 4)
     assert 0 <= probing.ridge_probe_accuracy(z, y, z, y)[0] <= 1
-    assert 0 <= metrics.knn_accuracy(z, y, z, y, k=1) <= 1
+    assert 0 <= probing.knn_accuracy(z, y, z, y, k=1) <= 1
 
 
 def test_messages_name_the_callers_arguments():
@@ -172,7 +172,7 @@ def test_probes_with_huge_labels_do_their_usual_work():
     y = (np.arange(40) % 2) * 10**15
     start = time.perf_counter()
     probing.ridge_probe_accuracy(z, y, z, y)
-    metrics.knn_accuracy(z.numpy(), y, z.numpy(), y)
+    probing.knn_accuracy(z.numpy(), y, z.numpy(), y)
     assert time.perf_counter() - start < 5.0
 
 

@@ -208,9 +208,9 @@ def test_vicreg_follows_the_paper_and_equals_the_official_code_with_twice_the_va
     z1, z2 = views(64, 5, seed=4, scale=0.5)
     ours = float(losses.vicreg(z1, z2))
     assert ours == pytest.approx(vicreg_paper(z1, z2, 25.0, 25.0, 1.0), rel=1e-12)
-    # the chapters' var_weight = 25 is std_coeff = 50 in the official code and lightly
+    # the chapters' variance_weight = 25 is std_coeff = 50 in the official code and lightly
     assert ours == pytest.approx(vicreg_official(z1, z2, 25.0, 50.0, 1.0), rel=1e-12)
-    assert float(losses.vicreg(z1, z2, var_weight=12.5)) == pytest.approx(
+    assert float(losses.vicreg(z1, z2, variance_weight=12.5)) == pytest.approx(
         vicreg_official(z1, z2, 25.0, 25.0, 1.0), rel=1e-12
     )
     assert ours != pytest.approx(vicreg_official(z1, z2, 25.0, 25.0, 1.0), rel=1e-3)  # the conventions differ

@@ -98,7 +98,7 @@ def test_fit_lowers_a_loss_and_records_history():
     assert list(hist.steps("loss")) == [0, 20, 40, 59]
     assert list(hist.steps("norm")) == [0, 20, 40, 60]
     assert hist["full"][-1] < hist["full"][0]
-    assert set(hist.keys()) == {"norm", "full", "loss", "alignment", "uniformity"} and "loss" in hist
+    assert set(hist.keys()) == {"norm", "full", "loss", "positive", "log_partition"} and "loss" in hist
     with pytest.raises(KeyError, match="nothing recorded"):
         hist["accuracy"]
 

@@ -24,7 +24,7 @@ def test_names_partition_all():
     [
         ("infonce", lambda a, b: losses.info_nce(a, b, temperature=0.2, similarity="cosine", symmetric=True)),
         ("spectral", losses.spectral_contrastive),
-        ("barlow_twins", lambda a, b: losses.barlow_twins(a, b, lambd=0.05)),
+        ("barlow_twins", lambda a, b: losses.barlow_twins(a, b, lam=0.05)),
         ("vicreg", lambda a, b: losses.vicreg(a, b, 25.0, 25.0, 1.0, 1.0)),
         ("invariance", lambda a, b: ((a - b) ** 2).mean()),
         ("alignment", lambda a, b: -(a * b).sum(1).mean()),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import metrics, models, probing, train, umm
+from sslbook import models, probing, train, umm
 from sslbook.data import causal_data
 
 
@@ -87,14 +87,14 @@ def test_layer_features_eval_mode_and_mode_restoration():
     assert not feats[0].requires_grad
 
 
-def test_probe_layers_logistic_equals_metrics():
+def test_probe_layers_logistic_equals_linear_probe_accuracy():
     d = causal_data(100, generator=gen(12))
     t = d.sample(300, generator=gen(13))
     torch.manual_seed(1)
     net = models.MLP([72, 16, 16, 4], batch_norm=True)
     got = probing.probe_layers(net, d.x, d.y, t.x, t.y, method="logistic", c=0.1)
     ftr, fte = probing.layer_features(net, d.x), probing.layer_features(net, t.x)
-    want = [metrics.linear_probe_accuracy(a, d.y, b, t.y, c=0.1) for a, b in zip(ftr, fte)]
+    want = [probing.linear_probe_accuracy(a, d.y, b, t.y, c=0.1) for a, b in zip(ftr, fte)]
     assert np.allclose(got, want)
     ridge = probing.probe_layers(net, d.x, d.y, t.x, t.y)
     assert np.allclose(ridge, probing.ridge_probe_accuracy(ftr, d.y, fte, t.y))
@@ -182,3 +182,59 @@ def test_ridge_names_a_non_finite_layer(where, value):
         probing.ridge_probe_r2(
             ftr, torch.randn(40, 2, dtype=torch.float64), fte, torch.randn(30, 2, dtype=torch.float64)
         )
+
+
+# probes of one frozen representation --------------------------------------------------------------
+
+
+def three_blobs(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[4.0, 0, 0], [0, 4.0, 0], [0, 0, 4.0]])
+    return centres[y] + rng.standard_normal((n, 3)), y
+
+
+def test_probes_and_clustering_on_separable_blobs():
+    x, y = three_blobs()
+    xt, yt = three_blobs(seed=1)
+    assert probing.linear_probe_accuracy(x, y, xt, yt) > 0.95
+    assert probing.knn_accuracy(x, y, xt, yt, k=5) > 0.95
+    assert probing.knn_accuracy(x, y, xt, yt, k=3, metric="euclidean") > 0.95
+    assert probing.clustering_ari(x, y) > 0.9
+    noise = np.random.default_rng(2).standard_normal((200, 3))
+    assert probing.linear_probe_accuracy(noise, y, noise, yt) < 0.6
+
+
+def test_knn_matches_slow_reference():
+    x, y = three_blobs(60)
+    xt, yt = three_blobs(30, seed=3)
+    k = 5
+    correct = 0
+    for i in range(30):
+        d = [np.sum((xt[i] - x[j]) ** 2) for j in range(60)]
+        nn_idx = np.argsort(d)[:k]
+        votes = np.bincount(y[nn_idx], minlength=3)
+        tied = set(np.flatnonzero(votes == votes.max()))
+        winner = next(c for c in y[nn_idx] if c in tied)  # a tie goes to the nearer neighbours' class
+        correct += int(winner == yt[i])
+    assert probing.knn_accuracy(x, y, xt, yt, k=k, metric="euclidean") == pytest.approx(correct / 30)
+
+
+def test_probe_validation():
+    x, y = three_blobs(20)
+    with pytest.raises(ValueError, match="y_train must have length"):
+        probing.linear_probe_accuracy(x, y[:5], x, y)
+    with pytest.raises(ValueError, match="same number of features"):
+        probing.linear_probe_accuracy(x, y, x[:, :2], y)
+    with pytest.raises(ValueError, match="two classes"):
+        probing.linear_probe_accuracy(x, np.zeros(20, int), x, y)
+    with pytest.raises(TypeError, match="y_train must hold integer"):
+        probing.linear_probe_accuracy(x, y + 0.5, x, y)
+    with pytest.raises(ValueError, match="k must be <="):
+        probing.knn_accuracy(x, y, x, y, k=100)
+    with pytest.raises(ValueError, match="metric"):
+        probing.knn_accuracy(x, y, x, y, metric="manhattan")
+    with pytest.raises(ValueError, match="c must be"):
+        probing.linear_probe_accuracy(x, y, x, y, c=0)
+    with pytest.raises(ValueError, match="z_train contains NaN"):
+        probing.linear_probe_accuracy(np.full((20, 3), np.nan), y, x, y)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbook import losses, metrics, models, probing, umm
+from sslbook import coding_rate, losses, models, probing, umm
 from sslbook.data import causal_data
 
 D = torch.float64
@@ -37,15 +37,15 @@ def test_similarity_distribution_matches_loop():
     assert torch.allclose(got.exp().sum(1), torch.ones(7, dtype=D))
 
 
-def test_alignment_kl_matches_loop_and_is_zero_for_equal_geometry():
+def test_similarity_kl_matches_loop_and_is_zero_for_equal_geometry():
     h = torch.randn(9, 5, generator=gen(2), dtype=D)
     z = torch.randn(9, 3, generator=gen(3), dtype=D)
     p, q = slow_log_distribution(h, 0.2), slow_log_distribution(z, 0.2)
     want = (np.exp(p) * (p - q)).sum(1).mean()
-    assert umm.alignment_kl(h, z, 0.2).item() == pytest.approx(want, rel=1e-10)
-    assert umm.alignment_kl(h, z, 0.2).item() > 0
+    assert umm.similarity_kl(h, z, 0.2).item() == pytest.approx(want, rel=1e-10)
+    assert umm.similarity_kl(h, z, 0.2).item() > 0
     rot = torch.linalg.qr(torch.randn(5, 5, generator=gen(4), dtype=D))[0]
-    assert umm.alignment_kl(h, 2.5 * h @ rot, 0.2).item() == pytest.approx(0.0, abs=1e-12)
+    assert umm.similarity_kl(h, 2.5 * h @ rot, 0.2).item() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_early_prior_finds_separated_clusters():
@@ -98,21 +98,21 @@ def test_terms_match_direct_computation():
     d, net, fixer = make_setup()
     x1, x2 = d.view(d.x[:20], generator=gen(2)), d.view(d.x[:20], generator=gen(3))
     t = fixer.terms(x1, x2)
-    assert set(t) == {"ssl", "align", "reduction"}
+    assert set(t) == {"ssl", "similarity_kl", "reduction"}
     with torch.no_grad():
         h = net.layers[0](torch.cat([x1, x2]))
         z = net.layers[2](net.layers[1](h))
     assert t["ssl"].item() == pytest.approx(losses.nt_xent(z[:20], z[20:], 0.5).item(), rel=1e-5)
-    assert t["align"].item() == pytest.approx(umm.alignment_kl(h, z, 0.1).item(), rel=1e-5)
-    want = metrics.coding_rate_reduction_soft(torch.nn.functional.normalize(z, dim=1), fixer.prior.memberships(h))
+    assert t["similarity_kl"].item() == pytest.approx(umm.similarity_kl(h, z, 0.1).item(), rel=1e-5)
+    want = coding_rate.coding_rate_reduction_soft(torch.nn.functional.normalize(z, dim=1), fixer.prior.memberships(h))
     assert t["reduction"].item() == pytest.approx(want["reduction"].item(), rel=1e-5)
-    assert fixer.inner_loss(t).item() == pytest.approx((t["ssl"] + t["align"]).item())
+    assert fixer.inner_loss(t).item() == pytest.approx((t["ssl"] + t["similarity_kl"]).item())
     assert fixer.outer_loss(t).item() == pytest.approx((t["ssl"] - 5.0 * t["reduction"]).item())
     # without a prior, the outer reduction uses the augmentation-pair partition
     _, _, pair_fixer = make_setup(prior=False)
     tp = pair_fixer.terms(x1, x2)
     assert tp["reduction"].item() == pytest.approx(
-        metrics.pair_coding_rate_reduction(z[:20], z[20:])["reduction"].item(), rel=1e-4
+        coding_rate.pair_coding_rate_reduction(z[:20], z[20:])["reduction"].item(), rel=1e-4
     )
 
 
@@ -190,7 +190,7 @@ def test_step_updates_only_late_layers_and_returns_terms():
     d, net, fixer = make_setup()
     before = copy.deepcopy(net.state_dict())
     out = fixer.step(d.view(d.x[:30], generator=gen(9)), d.view(d.x[:30], generator=gen(10)))
-    assert set(out) == {"ssl", "align", "reduction", "inner", "outer", "loss"}
+    assert set(out) == {"ssl", "similarity_kl", "reduction", "inner", "outer", "loss"}
     assert all(isinstance(v, float) and math.isfinite(v) for v in out.values())
     after = net.state_dict()
     for k in before:
@@ -209,7 +209,7 @@ def test_fit_lowers_alignment_and_raises_reduction():
         batch_size=30,
         generator=gen(11),
         every=10,
-        monitor={"kl": lambda: umm.alignment_kl(fixer.early(d.x), fixer.late(fixer.early(d.x)))},
+        monitor={"kl": lambda: umm.similarity_kl(fixer.early(d.x), fixer.late(fixer.early(d.x)))},
     )
     assert list(hist.steps("kl")) == [0, 10, 20, 30, 40, 50, 60]
     assert hist["kl"][-1] < hist["kl"][0]
@@ -266,9 +266,9 @@ def test_validation_errors():
     with pytest.raises(ValueError, match="h"):
         umm.similarity_log_distribution(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="temperature"):
-        umm.alignment_kl(torch.randn(3, 2), torch.randn(3, 2), temperature=0.0)
+        umm.similarity_kl(torch.randn(3, 2), torch.randn(3, 2), temperature=0.0)
     with pytest.raises(ValueError, match="same number of rows"):
-        umm.alignment_kl(torch.randn(3, 2), torch.randn(4, 2))
+        umm.similarity_kl(torch.randn(3, 2), torch.randn(4, 2))
     with pytest.raises(ValueError, match="n_clusters"):
         umm.early_prior(torch.randn(5, 2), n_clusters=6)
     with pytest.raises(ValueError, match="temperature"):

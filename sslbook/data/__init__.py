@@ -7,7 +7,7 @@ and the ground truth (means, subspaces) of the model that produced them.
 from .causal import CausalData, CausalView, causal_data
 from .digits import DigitImages, downsample, load_digit_images
 from .hidden import HiddenFeatureData, hidden_feature_data, noisy_views
-from .image_views import PixelNoise, RandomAffine, RandomRotation, RandomShift, affine, style_copies
+from .image_views import RandomAffine, RandomRotation, RandomShift, affine, style_copies
 from .latent import PlantedViews, planted_subspace_views
 from .mixtures import (
     Mixture,
@@ -43,7 +43,6 @@ __all__ = [
     "DigitImages",
     "downsample",
     "load_digit_images",
-    "PixelNoise",
     "RandomAffine",
     "RandomRotation",
     "RandomShift",

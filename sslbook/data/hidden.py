@@ -23,6 +23,7 @@ import torch
 
 from .. import _checks
 from ._base import Samples
+from .views import GaussianNoise
 
 __all__ = ["HiddenFeatureData", "hidden_feature_data", "noisy_views", "HIDDEN_KINDS", "NOISE_KINDS"]
 
@@ -88,6 +89,9 @@ def noisy_views(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Two views of every row of ``x`` by independent additive Gaussian noise.
 
+    :class:`~sslbook.data.GaussianNoise` of standard deviation ``noise`` applied to two stacked
+    copies of ``x`` (one draw of the noise for both views).
+
     Parameters
     ----------
     x
@@ -108,13 +112,9 @@ def noisy_views(
         raise ValueError(f"noise {noise!r} overflows {x.dtype}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    if rho == 0:
-        return x.clone(), x.clone()
-    # One draw for both views (this sits in the inner loop of the chapter's training runs).
-    # The noise is drawn on the generator's device (CPU for the book's generators) and moved.
-    where = x.device if generator is None else generator.device
-    xi = torch.randn((2,) + tuple(x.shape), generator=generator, dtype=x.dtype, device=where).to(x.device)
-    v = x + rho * xi
+    # One draw of noise for the two stacked copies (this sits in the inner loop of the chapter's
+    # training runs): the same numbers as noise of shape (2, *x.shape) added to x.
+    v = GaussianNoise(rho)(x.expand((2,) + tuple(x.shape)), generator=generator)
     return v[0], v[1]
 
 

@@ -1,4 +1,4 @@
-"""Image augmentations (rotations, shifts, scaling, pixel noise) and known "style" transformations.
+"""Image augmentations (rotations, shifts, scaling) and known "style" transformations.
 
 Every augmentation is a frozen dataclass called as ``aug(x, generator=None)`` on a batch of
 square grey-level images of shape ``(n, H, W)`` or ``(n, 1, H, W)``; it returns a batch of the
@@ -14,7 +14,8 @@ sharpest version of the style attributes of Bizeul, Schölkopf & Allen (2024).
 
 Conventions: a positive angle rotates the image counter-clockwise as displayed by ``imshow``
 (row 0 at the top); a positive shift ``(dx, dy)`` moves the content right and down; shifts are
-fractions of the image side (``dx = 1/H`` is one pixel).
+fractions of the image side (``dx = 1/H`` is one pixel). Pixel noise is
+:class:`sslbook.data.GaussianNoise` with ``clip=(0, 1)``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 
 from .. import _checks
 
-__all__ = ["affine", "RandomRotation", "RandomShift", "RandomAffine", "PixelNoise", "style_copies", "STYLES"]
+__all__ = ["affine", "RandomRotation", "RandomShift", "RandomAffine", "style_copies", "STYLES"]
 
 STYLES = ("rotation", "shift_x", "shift_y")
 
@@ -207,29 +208,6 @@ class RandomAffine:
         _images(x, finite=False)  # affine checks the rest
         p = self.parameters(x.shape[0], generator)
         return affine(x, p["angle"], p["shift"], p["scale"])
-
-
-@dataclass(frozen=True)
-class PixelNoise:
-    """Add i.i.d. ``N(0, std^2)`` noise to every pixel and, by default, clip to ``[0, 1]``.
-
-    Unlike :class:`sslbook.data.GaussianNoise`, the clipping keeps grey levels valid targets of a
-    Bernoulli decoder.
-    """
-
-    std: float
-    clip: bool = True
-
-    def __post_init__(self) -> None:
-        _checks.positive(self.std, "std", allow_zero=True)
-        if not isinstance(self.clip, bool):
-            raise TypeError(f"clip must be a bool, got {type(self.clip).__name__}")
-
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        _images(x)
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
-        out = x + float(self.std) * noise
-        return out.clamp(0.0, 1.0) if self.clip else out
 
 
 def style_copies(

@@ -27,19 +27,46 @@ def _batch(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class GaussianNoise:
-    """Add i.i.d. ``N(0, std^2)`` noise to every entry (std >= 0)."""
+    """Add i.i.d. ``N(0, std^2)`` noise to every entry, and optionally clip the result.
+
+    The package's one way to draw a noisy view: :func:`sslbook.data.noisy_views` and
+    :meth:`sslbook.data.HiddenFeatureData.views` call it on the two stacked copies of a batch.
+
+    Parameters
+    ----------
+    std
+        Standard deviation of the noise, ``>= 0`` (0 returns a copy and draws nothing).
+    clip
+        ``None``, or a range ``(low, high)`` with ``low < high`` that the result is clipped to;
+        ``(0, 1)`` keeps the grey levels of images valid targets of a Bernoulli decoder.
+
+    Calling it on a batch ``x`` of shape ``(n, ...)`` (2 to 4 dimensions) returns a new batch of
+    the same shape. The noise is drawn on the generator's device (the CPU when ``generator`` is
+    ``None``) and moved to ``x``'s.
+    """
 
     std: float
+    clip: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         _checks.positive(self.std, "std", allow_zero=True)
+        if self.clip is not None:
+            if isinstance(self.clip, (str, bytes, bool)) or not isinstance(self.clip, Sequence) or len(self.clip) != 2:
+                raise TypeError(f"clip must be None or a pair (low, high), got {self.clip!r}")
+            low, high = _checks.real(self.clip[0], "clip[0]"), _checks.real(self.clip[1], "clip[1]")
+            if not low < high:
+                raise ValueError(f"clip must have low < high, got {self.clip!r}")
+            object.__setattr__(self, "clip", (low, high))
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _batch(x)
         if self.std == 0:
-            return x.clone()
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
-        return x + self.std * noise
+            out = x.clone()
+        else:
+            where = "cpu" if generator is None else generator.device
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=where).to(x.device)
+            out = x + self.std * noise
+        return out if self.clip is None else out.clamp(*self.clip)
 
 
 @dataclass(frozen=True)

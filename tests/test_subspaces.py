@@ -1,10 +1,56 @@
-"""Tests of sslbook.metrics.projection_length (Yang et al.'s P(e_j))."""
+"""Principal angles, subspace distances and projection lengths (Yang et al.'s P(e_j)) against
+built subspaces, closed forms and slow references; validation errors."""
+
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from sslbook.metrics import projection_length
+from sslbook import subspaces
+from sslbook.subspaces import projection_length
+
+
+def rotation_basis(d, angles, seed=0):
+    """Two bases of R^d whose principal angles are exactly `angles`."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    p = len(angles)
+    a = q[:, :p]
+    b = np.cos(angles) * q[:, :p] + np.sin(angles) * q[:, p : 2 * p]
+    return a, b
+
+
+@pytest.mark.parametrize("angles", [[0.1, 0.4, 1.2], [1e-9, 1e-7, 1e-5], [0.0, math.pi / 2, 0.7]])
+def test_principal_angles_of_built_subspaces(angles):
+    a, b = rotation_basis(8, np.array(angles))
+    got = subspaces.principal_angles(a @ np.diag([2.0, 0.5, 3.0]), b)  # non-orthonormal basis of the same span
+    want = np.sort(angles)
+    assert np.allclose(got, want, atol=1e-12, rtol=1e-6)
+
+
+def test_principal_angles_different_dimensions_and_distances():
+    a, b = rotation_basis(6, np.array([0.3, 0.9]))
+    got = subspaces.principal_angles(a[:, :1], b)
+    assert got.shape == (1,)
+    assert subspaces.subspace_distance(a, b) == pytest.approx(math.sin(0.9))
+    assert subspaces.subspace_distance(a, b, "projection") == pytest.approx(math.hypot(math.sin(0.3), math.sin(0.9)))
+    assert subspaces.subspace_distance(a, b, "geodesic") == pytest.approx(math.hypot(0.3, 0.9))
+    assert subspaces.subspace_distance(torch.tensor(a), torch.tensor(a)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_principal_angles_validation():
+    a = np.eye(4)[:, :2]
+    with pytest.raises(ValueError, match="linearly dependent"):
+        subspaces.principal_angles(np.ones((4, 2)), a)
+    with pytest.raises(ValueError, match="ambient"):
+        subspaces.principal_angles(a, np.eye(5)[:, :2])
+    with pytest.raises(ValueError, match="b contains NaN"):
+        subspaces.principal_angles(a, np.full((4, 2), np.nan))
+    with pytest.raises(ValueError, match="kind"):
+        subspaces.subspace_distance(a, a, kind="chordal")
+    with pytest.raises(ValueError, match="a must have 2 dimensions"):
+        subspaces.principal_angles(np.ones(4), a)
 
 
 def slow_projection(a, v):
