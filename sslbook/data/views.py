@@ -31,6 +31,9 @@ class GaussianNoise:
 
     The package's one way to draw a noisy view: :func:`sslbook.data.noisy_views` and
     :meth:`sslbook.data.HiddenFeatureData.views` call it on the two stacked copies of a batch.
+    Calling it on a batch ``x`` of shape ``(n, ...)`` (2 to 4 dimensions) returns a new batch of
+    the same shape. The noise is drawn on the generator's device (the CPU when ``generator`` is
+    ``None``) and moved to ``x``'s.
 
     Parameters
     ----------
@@ -39,10 +42,6 @@ class GaussianNoise:
     clip
         ``None``, or a range ``(low, high)`` with ``low < high`` that the result is clipped to;
         ``(0, 1)`` keeps the grey levels of images valid targets of a Bernoulli decoder.
-
-    Calling it on a batch ``x`` of shape ``(n, ...)`` (2 to 4 dimensions) returns a new batch of
-    the same shape. The noise is drawn on the generator's device (the CPU when ``generator`` is
-    ``None``) and moved to ``x``'s.
     """
 
     std: float
