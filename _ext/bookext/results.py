@@ -105,6 +105,10 @@ class FillResultsList(SphinxPostTransform):
             out.append(items)
         for node in placeholders:
             node.replace_self(out or [nodes.paragraph(text="No results.")])
+        if any(True for _ in self.document.findall(nodes.math)):
+            # math in titles is added after reading, when Sphinx has already decided which pages
+            # load MathJax: say this page has math, so that it loads it too
+            self.env.get_domain("math").data["has_equations"][self.env.docname] = True
 
 
 def setup(app) -> None:
