@@ -135,8 +135,11 @@ def visible_code_lines(chapter: Path) -> list[str]:
             while i < len(lines) and not lines[i].startswith("```"):
                 body.append(lines[i])
                 i += 1
-            src = "\n".join(body)
-            hidden = re.search(r":tags:.*(hide-input|hide-cell|remove-input|remove-cell)", src)
+            src = "\n".join(body)  # the whole cell, its metadata included
+            if body and body[0].strip() == "---":  # a YAML metadata block (tags, a figure caption)
+                end = next((j for j in range(1, len(body)) if body[j].strip() == "---"), 0)
+                body = body[end + 1 :]
+            hidden = re.search(r"tags:.*(hide-input|hide-cell|remove-input|remove-cell)", src)
             if not (in_solution or hidden or "claim(" in src):
                 out += [ln for ln in body if ln.strip() and not ln.startswith((":tags:", "---"))]
         i += 1
@@ -144,6 +147,7 @@ def visible_code_lines(chapter: Path) -> list[str]:
 
 
 def _squash(s: str) -> str:
+    s = s.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     return re.sub(r"\s+", "", s)
 
 
