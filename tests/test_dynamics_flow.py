@@ -3,19 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from test_dynamics import _one_thread  # noqa: F401  (the same autouse one-thread fixture)
 
 from sslbook import dynamics, geometry, subspaces
 
 D = torch.float64
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: one torch thread is 20-50x faster than the default on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _problem(p=8, k=3, seed=0, spectrum=None):
