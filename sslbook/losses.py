@@ -221,7 +221,7 @@ def simsiam(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tens
     return _checks.finite_output(loss, "simsiam", p1=p1, p2=p2, z1=z1, z2=z2)
 
 
-def _standardise(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+def _standardize(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return (z - z.mean(0)) / (z.std(0, unbiased=False) + eps)
 
 
@@ -262,7 +262,7 @@ def barlow_twins_terms(z1: torch.Tensor, z2: torch.Tensor, lam: float = 5e-3) ->
     _views(z1, z2)
     lam = _checks.positive(lam, "lam", allow_zero=True)
     n = z1.shape[0]
-    c = _standardise(z1).T @ _standardise(z2) / n
+    c = _standardize(z1).T @ _standardize(z2) / n
     diag = torch.diagonal(c)
     invariance = (1.0 - diag).pow(2).sum()
     redundancy = c.pow(2).sum() - diag.pow(2).sum()
@@ -370,15 +370,15 @@ def vicreg(
 
 
 def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similarity: str = "cosine") -> Terms:
-    r"""CLIP's symmetric cross-modal InfoNCE (Radford et al., 2021).
+    r"""CLIP's cross-modal InfoNCE (Radford et al., 2021): :func:`info_nce_terms` with
+    ``symmetric=True`` applied to two modalities, with CLIP's defaults.
 
     Row ``i`` of ``z1`` (modality 1) and of ``z2`` (modality 2) embed a matched pair. With
     logits :math:`s_{ij} = \mathrm{sim}(z^{(1)}_i, z^{(2)}_j)/\tau`, each modality classifies its
     partner among the ``n`` embeddings of the other modality:
     :math:`\ell_{1\to2} = \frac1n\sum_i \big(-s_{ii} + \log\sum_j e^{s_{ij}}\big)`,
     :math:`\ell_{2\to1} = \frac1n\sum_j \big(-s_{jj} + \log\sum_i e^{s_{ij}}\big)`, and the loss is
-    their average. It equals :func:`info_nce` with ``symmetric=True`` applied to the two
-    modalities; the theory of Bansal, Kavis & Sanghavi (2024) uses ``similarity="dot"``.
+    their average. The theory of Bansal, Kavis & Sanghavi (2024) uses ``similarity="dot"``.
 
     Parameters
     ----------
@@ -392,21 +392,12 @@ def clip_terms(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, si
     Returns
     -------
     dict
-        ``"one_to_two"`` (:math:`\ell_{1\to2}`), ``"two_to_one"`` (:math:`\ell_{2\to1}`) and
-        ``"loss"`` (their average), each a scalar tensor.
+        The terms of :func:`info_nce_terms`: ``"positive"`` (mean of :math:`-s_{ii}`, the same
+        in both directions), ``"log_partition"`` (the two directions' log-partition terms,
+        averaged) and ``"loss"`` (:math:`\tfrac12(\ell_{1\to2} + \ell_{2\to1})`), each a scalar
+        tensor.
     """
-    _views(z1, z2)
-    tau = _checks.positive(temperature, "temperature")
-    s = _similarity_matrix(z1, z2, similarity) / tau
-    target = torch.arange(s.shape[0], device=s.device)
-    one_to_two = F.cross_entropy(s, target)
-    two_to_one = F.cross_entropy(s.T, target)
-    return _checked(
-        {"one_to_two": one_to_two, "two_to_one": two_to_one, "loss": 0.5 * (one_to_two + two_to_one)},
-        "clip",
-        z1=z1,
-        z2=z2,
-    )
+    return info_nce_terms(z1, z2, temperature=temperature, similarity=similarity, symmetric=True)
 
 
 def clip(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.07, similarity: str = "cosine") -> torch.Tensor:

@@ -116,34 +116,34 @@ def similarity_kl(h_early: torch.Tensor, z_late: torch.Tensor, temperature: floa
 class EarlyPrior:
     r"""Soft cluster memberships read off (frozen) early-layer features.
 
-    :math:`\pi_{ij} \propto \exp(-\|h_i - c_j\|^2 / T)` for centres :math:`c_j`; used as the
+    :math:`\pi_{ij} \propto \exp(-\|h_i - c_j\|^2 / T)` for centers :math:`c_j`; used as the
     partition :math:`\Pi^e` of :func:`sslbook.coding_rate.coding_rate_reduction_soft`.
 
     Attributes
     ----------
-    centres
-        Cluster centres, shape ``(C, p)``.
+    centers
+        Cluster centers, shape ``(C, p)``.
     temperature
         :math:`T > 0`.
     """
 
-    centres: torch.Tensor
+    centers: torch.Tensor
     temperature: float
 
     def __post_init__(self) -> None:
-        _checks.tensor(self.centres, "centres", ndim=2)
-        if self.centres.shape[0] < 1 or self.centres.shape[1] < 1:
-            raise ValueError(f"centres needs at least one row and one column, got shape {tuple(self.centres.shape)}")
+        _checks.tensor(self.centers, "centers", ndim=2)
+        if self.centers.shape[0] < 1 or self.centers.shape[1] < 1:
+            raise ValueError(f"centers needs at least one row and one column, got shape {tuple(self.centers.shape)}")
         _checks.positive(self.temperature, "temperature")
 
     def memberships(self, h: torch.Tensor) -> torch.Tensor:
         """Soft memberships of the rows of ``h`` ``(n, p)``: shape ``(n, C)``, rows summing to 1."""
         _checks.tensor(h, "h", ndim=2)
-        if h.device != self.centres.device:
-            raise ValueError(f"h must be on the centres' device {self.centres.device}, got {h.device}")
-        c = self.centres.to(h.dtype)
+        if h.device != self.centers.device:
+            raise ValueError(f"h must be on the centers' device {self.centers.device}, got {h.device}")
+        c = self.centers.to(h.dtype)
         if h.shape[1] != c.shape[1]:
-            raise ValueError(f"h must have {c.shape[1]} features like the centres, got shape {tuple(h.shape)}")
+            raise ValueError(f"h must have {c.shape[1]} features like the centers, got shape {tuple(h.shape)}")
         return _checks.finite_output(
             torch.softmax(-torch.cdist(h, c).pow(2) / self.temperature, dim=1),
             "EarlyPrior.memberships (distances overflow)",
@@ -167,16 +167,16 @@ def early_prior(
         raise ValueError(f"h needs at least two rows and one column, got shape {tuple(h.shape)}")
     k = _checks.integer(n_clusters, "n_clusters", minimum=2, maximum=n)
     iters = _checks.integer(iters, "iters", minimum=1)
-    centres = h[torch.randperm(n, generator=generator)[:k].to(h.device)].clone()
+    centers = h[torch.randperm(n, generator=generator)[:k].to(h.device)].clone()
     for _ in range(iters):
-        assign = torch.cdist(h, centres).argmin(1)
+        assign = torch.cdist(h, centers).argmin(1)
         onehot = F.one_hot(assign, k).to(h.dtype)
         counts = onehot.sum(0)
         means = (onehot.T @ h) / counts.clamp_min(1.0)[:, None]
-        centres = torch.where((counts > 0)[:, None], means, centres)  # an empty cluster keeps its centre
-    d2 = _checks.finite_output(torch.cdist(h, centres).pow(2).min(1).values, "early_prior's distances", h=h)
+        centers = torch.where((counts > 0)[:, None], means, centers)  # an empty cluster keeps its center
+    d2 = _checks.finite_output(torch.cdist(h, centers).pow(2).min(1).values, "early_prior's distances", h=h)
     temperature = float(d2.median().clamp_min(1e-8))
-    return EarlyPrior(centres=centres, temperature=temperature)
+    return EarlyPrior(centers=centers, temperature=temperature)
 
 
 def freeze_early(model: MLP, n_early: int) -> list[torch.nn.Parameter]:

@@ -213,12 +213,12 @@ def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None 
     .. math::
 
         \log p(z_{1:J}) = \underbrace{-\frac{1}{2\sigma^2}\sum_j \lVert z_j - \bar z\rVert^2}_{\text{attraction}}
-        \underbrace{- \frac{\lVert \bar z\rVert^2}{2(s^2 + \sigma^2/J)}}_{\text{centre}}
-        \underbrace{- \frac L2\big[(J-1)\log 2\pi\sigma^2 + \log 2\pi(J s^2 + \sigma^2)\big]}_{\text{normaliser}}.
+        \underbrace{- \frac{\lVert \bar z\rVert^2}{2(s^2 + \sigma^2/J)}}_{\text{center}}
+        \underbrace{- \frac L2\big[(J-1)\log 2\pi\sigma^2 + \log 2\pi(J s^2 + \sigma^2)\big]}_{\text{normalizer}}.
 
     ``s2=None`` is the flat prior :math:`p(y) \propto 1` of Bizeul et al.'s Algorithm 1 (the
-    limit :math:`s^2 \to \infty` after adding :math:`\tfrac L2 \log 2\pi s^2`): the centre term
-    vanishes and the normaliser is :math:`-\tfrac L2[(J-1)\log 2\pi\sigma^2 + \log J]`.
+    limit :math:`s^2 \to \infty` after adding :math:`\tfrac L2 \log 2\pi s^2`): the center term
+    vanishes and the normalizer is :math:`-\tfrac L2[(J-1)\log 2\pi\sigma^2 + \log J]`.
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None 
     Returns
     -------
     dict
-        ``"attraction"``, ``"centre"``, ``"normaliser"`` and ``"log_prior"`` (their sum), each of
+        ``"attraction"``, ``"center"``, ``"normalizer"`` and ``"log_prior"`` (their sum), each of
         shape ``(n,)``.
     """
     _groups(z)
@@ -242,15 +242,15 @@ def ssl_log_prior_terms(z: torch.Tensor, sigma2: float = 0.15, s2: float | None 
     zbar = z.mean(1, keepdim=True)
     attraction = -(z - zbar).pow(2).sum((1, 2)) / (2.0 * sig2)
     if s2 is None:
-        centre = torch.zeros_like(attraction)
+        center = torch.zeros_like(attraction)
     else:
-        centre = -zbar[:, 0].pow(2).sum(-1) / (2.0 * (s2 + sig2 / j))
-    normaliser = torch.full_like(attraction, _normaliser(j, l, sig2, s2))
-    log_prior = _checks.finite_output(attraction + centre + normaliser, "ssl_log_prior", z=z)
-    return {"attraction": attraction, "centre": centre, "normaliser": normaliser, "log_prior": log_prior}
+        center = -zbar[:, 0].pow(2).sum(-1) / (2.0 * (s2 + sig2 / j))
+    normalizer = torch.full_like(attraction, _normalizer(j, l, sig2, s2))
+    log_prior = _checks.finite_output(attraction + center + normalizer, "ssl_log_prior", z=z)
+    return {"attraction": attraction, "center": center, "normalizer": normalizer, "log_prior": log_prior}
 
 
-def _normaliser(j: int, l: int, sig2: float, s2: float | None) -> float:
+def _normalizer(j: int, l: int, sig2: float, s2: float | None) -> float:
     """The SSL prior's normalising constant (a number; see :func:`ssl_log_prior_terms`)."""
     if s2 is None:
         return -0.5 * l * ((j - 1) * (_LOG_2PI + math.log(sig2)) + math.log(j))
@@ -290,7 +290,7 @@ def expected_ssl_log_prior(
     tr = logvar.exp().sum((1, 2))
     mbar = mu.mean(1, keepdim=True)
     within = (mu - mbar).pow(2).sum((1, 2)) + (1.0 - 1.0 / j) * tr
-    out = -within / (2.0 * sig2) + _normaliser(j, mu.shape[2], sig2, None if s2 is None else _checks.positive(s2, "s2"))
+    out = -within / (2.0 * sig2) + _normalizer(j, mu.shape[2], sig2, None if s2 is None else _checks.positive(s2, "s2"))
     if s2 is not None:
         v = _checks.positive(s2, "s2")
         out = out - (mbar[:, 0].pow(2).sum(-1) + tr / j**2) / (2.0 * (v + sig2 / j))

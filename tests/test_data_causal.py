@@ -13,7 +13,7 @@ def gen(seed=0):
 
 
 def test_shapes_labels_and_mixing():
-    d = causal_data(205, n_classes=10, d_signal=8, d_detail=32, d_style=32, generator=gen(1))
+    d = causal_data(205, k=10, d_signal=8, d_detail=32, d_style=32, generator=gen(1))
     assert isinstance(d, CausalData) and d.n == 205 and d.d == 72 and d.k == 10
     assert d.x.shape == (205, 72) and d.y.dtype == torch.int64
     assert d.signal.shape == (205, 8) and d.detail.shape == (205, 32) and d.style.shape == (205, 32)
@@ -31,7 +31,7 @@ def test_shapes_labels_and_mixing():
 def test_latent_statistics_follow_the_model():
     d = causal_data(
         20000,
-        n_classes=4,
+        k=4,
         d_signal=3,
         d_detail=5,
         d_style=6,
@@ -96,8 +96,8 @@ def test_validation_errors():
         causal_data(0)
     with pytest.raises(TypeError, match="n"):
         causal_data(10.0)
-    with pytest.raises(ValueError, match="n_classes"):
-        causal_data(10, n_classes=1)
+    with pytest.raises(ValueError, match="k"):
+        causal_data(10, k=1)
     with pytest.raises(ValueError, match="d_signal"):
         causal_data(10, d_signal=0)
     with pytest.raises(ValueError, match="detail_scale"):

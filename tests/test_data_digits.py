@@ -28,7 +28,7 @@ def test_sklearn_digits_load_offline(no_network):
     assert d.train.dtype == torch.float32 and d.y_train.dtype == torch.int64
     assert float(d.train.min()) >= 0.0 and float(d.train.max()) <= 1.0
     assert float(d.train.max()) == 1.0
-    assert d.size == 8 and d.dim == 64 and d.n_classes == 10
+    assert d.size == 8 and d.d == 64 and d.k == 10
     assert d.flat("test").shape == (539, 64)
     counts = np.bincount(torch.cat([d.y_train, d.y_test]).numpy())
     assert counts.tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]

@@ -224,7 +224,7 @@ def two_modalities(seed=0):
 
 def test_two_modality_structure():
     tm = two_modalities()
-    assert tm.k == 3 and tm.dims == (9, 7) and tm.n_private == (3, 2)
+    assert tm.k == 3 and (tm.d1, tm.d2) == (9, 7) and (tm.k1, tm.k2) == (3, 2)
     for j in (1, 2):
         a, b = tm.means(j)
         half_inv = torch.linalg.inv(torch.linalg.cholesky(tm.cov(j)))  # any whitening works for orthogonality

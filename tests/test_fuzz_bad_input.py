@@ -422,13 +422,13 @@ def _(g, n, k):
 
 @case("umm.EarlyPrior.memberships")
 def _(g, n, k):
-    prior = umm.EarlyPrior(centres=rnd(g, 3, k), temperature=1.0)
+    prior = umm.EarlyPrior(centers=rnd(g, 3, k), temperature=1.0)
     return Call(prior.memberships, {"h": rnd(g, n, k)}, permissive={"empty", "mixed", "tiny"})
 
 
 @case("umm.EarlyPrior")
 def _(g, n, k):
-    return Call(umm.EarlyPrior, {"centres": rnd(g, 3, k), "temperature": 1.0}, permissive={"tiny", "huge", "mixed"})
+    return Call(umm.EarlyPrior, {"centers": rnd(g, 3, k), "temperature": 1.0}, permissive={"tiny", "huge", "mixed"})
 
 
 @case("umm.freeze_early")
@@ -1094,10 +1094,10 @@ def _(g, n, k):
 @case("data.causal_data")
 def _(g, n, k):
     return Call(
-        lambda n, n_classes, d_signal, d_detail, signal_noise: data.causal_data(
-            n, n_classes, d_signal, d_detail, 2, signal_noise=signal_noise, generator=torch.Generator().manual_seed(0)
+        lambda n, k, d_signal, d_detail, signal_noise: data.causal_data(
+            n, k, d_signal, d_detail, 2, signal_noise=signal_noise, generator=torch.Generator().manual_seed(0)
         ),
-        {"n": n, "n_classes": 2, "d_signal": 2, "d_detail": 2, "signal_noise": 0.5},
+        {"n": n, "k": 2, "d_signal": 2, "d_detail": 2, "signal_noise": 0.5},
         permissive={"zero"},
     )
 

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sslbook import data, losses
 
@@ -34,8 +35,16 @@ def test_clip_matches_reference(similarity, tau):
     z1, z2 = views()
     rows, cols = ref_clip(z1, z2, tau, similarity)
     t = losses.clip_terms(z1, z2, temperature=tau, similarity=similarity)
-    assert t["one_to_two"].item() == pytest.approx(rows, rel=1e-10)
-    assert t["two_to_one"].item() == pytest.approx(cols, rel=1e-10)
+    assert t["loss"].item() == pytest.approx(0.5 * (rows + cols), rel=1e-10)
+    positive = (
+        -sum(
+            (float(z1[i] @ z2[i]) if similarity == "dot" else float(F.cosine_similarity(z1[i], z2[i], dim=0))) / tau
+            for i in range(z1.shape[0])
+        )
+        / z1.shape[0]
+    )
+    assert t["positive"].item() == pytest.approx(positive, rel=1e-10)
+    assert (t["positive"] + t["log_partition"]).item() == pytest.approx(t["loss"].item(), rel=1e-12)
     assert losses.clip(z1, z2, tau, similarity).item() == pytest.approx(0.5 * (rows + cols), rel=1e-10)
     # CLIP is the symmetric InfoNCE applied across modalities
     sym = losses.info_nce(z1, z2, temperature=tau, similarity=similarity, symmetric=True)

@@ -119,7 +119,7 @@ def sources():
         "hidden": data.hidden_feature_data(n=20, d=4, generator=g),
         "mixture": data.SameComponentPairs(data.separated_means(3, 6, cov, generator=g), cov),
         "planted": data.planted_subspace_views(30, d=8, semantic_std=(2.0,), n_nuisance=2, generator=g),
-        "causal": data.causal_data(30, n_classes=3, d_signal=2, d_detail=2, d_style=2, generator=g),
+        "causal": data.causal_data(30, k=3, d_signal=2, d_detail=2, d_style=2, generator=g),
     }
 
 

@@ -50,9 +50,9 @@ def test_similarity_kl_matches_loop_and_is_zero_for_equal_geometry():
 
 def test_early_prior_finds_separated_clusters():
     g = gen(5)
-    centres = 10 * torch.randn(4, 6, generator=g, dtype=D)
+    centers = 10 * torch.randn(4, 6, generator=g, dtype=D)
     y = torch.arange(200) % 4
-    h = centres[y] + 0.3 * torch.randn(200, 6, generator=g, dtype=D)
+    h = centers[y] + 0.3 * torch.randn(200, 6, generator=g, dtype=D)
     prior = umm.early_prior(h, n_clusters=4, generator=gen(6), iters=30)
     pi = prior.memberships(h)
     assert pi.shape == (200, 4) and torch.allclose(pi.sum(1), torch.ones(200, dtype=D))
@@ -74,7 +74,7 @@ def test_freeze_early():
 
 
 def make_setup(seed=0, prior=True, second_order=True, gamma=1.0, lam=5.0):
-    d = causal_data(60, n_classes=3, d_signal=3, d_detail=4, d_style=4, generator=gen(seed))
+    d = causal_data(60, k=3, d_signal=3, d_detail=4, d_style=4, generator=gen(seed))
     torch.manual_seed(seed)
     net = models.MLP([11, 16, 16, 8], batch_norm=True)
     p = None
@@ -133,7 +133,7 @@ def deterministic_setup(second_order):
     """float64 network with batch norm in evaluation mode, so the loss is a smooth function."""
     d, net, fixer = make_setup(second_order=second_order)
     net.double()
-    fixer.prior = umm.EarlyPrior(fixer.prior.centres.double(), fixer.prior.temperature)
+    fixer.prior = umm.EarlyPrior(fixer.prior.centers.double(), fixer.prior.temperature)
     net.eval()
     x1, x2 = d.view(d.x[:20].double(), generator=gen(6)), d.view(d.x[:20].double(), generator=gen(7))
     return net, fixer, x1, x2

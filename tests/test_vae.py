@@ -96,8 +96,8 @@ def test_ssl_prior_terms_attraction_is_explicit_sum():
         for k in range(3):
             ref[i] -= float(((z[i, k] - zbar) ** 2).sum()) / (2 * 0.2)
     torch.testing.assert_close(t["attraction"], ref)
-    torch.testing.assert_close(t["log_prior"], t["attraction"] + t["centre"] + t["normaliser"])
-    assert set(t) == {"attraction", "centre", "normaliser", "log_prior"}
+    torch.testing.assert_close(t["log_prior"], t["attraction"] + t["center"] + t["normalizer"])
+    assert set(t) == {"attraction", "center", "normalizer", "log_prior"}
 
 
 def test_ssl_prior_monte_carlo_over_content():
@@ -117,7 +117,7 @@ def test_flat_prior_is_limit_of_gaussian_prior():
     limit = vae.ssl_log_prior(z, 0.15, big) + 0.5 * l * math.log(2 * math.pi * big)
     torch.testing.assert_close(vae.ssl_log_prior(z, 0.15, None), limit, atol=1e-5, rtol=0)
     t = vae.ssl_log_prior_terms(z, 0.15, None)
-    assert float(t["centre"].abs().max()) == 0.0
+    assert float(t["center"].abs().max()) == 0.0
 
 
 def test_vae_prior_is_ssl_prior_with_one_view():

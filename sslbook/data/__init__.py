@@ -1,7 +1,22 @@
 """Seeded synthetic data and augmentations.
 
-Generators return small frozen dataclasses holding the inputs, the labels, the latent variables
-and the ground truth (means, subspaces) of the model that produced them.
+One idiom for data throughout:
+
+* A **data set** is a frozen dataclass holding the inputs, the labels, the latent variables and
+  the ground truth (means, subspaces) of the model that produced it. It is returned by a function
+  named after the model (:func:`gaussian_mixture`, :func:`hidden_feature_data`,
+  :func:`causal_data`, :func:`planted_subspace_views`; :func:`load_digit_images` for real
+  images). Its sizes are the properties ``n`` (samples), ``d`` (dimension) and ``k`` (classes or
+  mixture components), where they apply; a two-modality sample has ``d1`` and ``d2``.
+* A **model to draw from** (:class:`SameComponentPairs`, :class:`TwoModalityMixture`, and a
+  :class:`CausalData` set for more instances of its model) is frozen too and has
+  ``sample(n, generator=None)``, which returns a data set. Its sizes use the same letters (``d``,
+  ``k``; ``d1``, ``d2``, ``k1``, ``k2`` for two modalities).
+* **Augmentations** (:class:`GaussianNoise`, :class:`RandomMask`, :class:`RandomAffine`, ...)
+  are callables ``aug(x, generator)``; :class:`TwoViews` applies one twice to give a
+  positive pair.
+
+Every random draw takes a ``torch.Generator``, so a chapter's seed fixes its data.
 """
 
 from .causal import CausalData, CausalView, causal_data

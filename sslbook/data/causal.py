@@ -196,7 +196,7 @@ def _draw(
 
 def causal_data(
     n: int,
-    n_classes: int = 10,
+    k: int = 10,
     d_signal: int = 8,
     d_detail: int = 32,
     d_style: int = 32,
@@ -226,7 +226,7 @@ def causal_data(
     ----------
     n
         Number of instances (>= 1).
-    n_classes
+    k
         Number of classes :math:`k` (>= 2).
     d_signal, d_detail, d_style
         Sizes of :math:`S` (>= 1), :math:`N` and :math:`U` (>= 0).
@@ -242,7 +242,7 @@ def causal_data(
     CausalData
     """
     n = _checks.integer(n, "n", minimum=1)
-    k = _checks.integer(n_classes, "n_classes", minimum=2)
+    k = _checks.integer(k, "k", minimum=2)
     ds = _checks.integer(d_signal, "d_signal", minimum=1)
     dn = _checks.integer(d_detail, "d_detail", minimum=0)
     du = _checks.integer(d_style, "d_style", minimum=0)

@@ -46,6 +46,9 @@ class DigitImages:
         Digit classes 0-9, shapes ``(n_train,)`` and ``(n_test,)``, int64.
     source
         ``"digits"`` or ``"mnist5k"``.
+
+    Like the synthetic data sets, it has ``d`` (pixels per image) and ``k`` (classes); the number
+    of images depends on the split, ``len(train)`` and ``len(test)``, so there is no single ``n``.
     """
 
     train: torch.Tensor
@@ -60,12 +63,12 @@ class DigitImages:
         return int(self.train.shape[-1])
 
     @property
-    def dim(self) -> int:
+    def d(self) -> int:
         """Number of pixels ``H * W`` (the input dimension of a flattened image)."""
         return int(self.train.shape[-1] * self.train.shape[-2])
 
     @property
-    def n_classes(self) -> int:
+    def k(self) -> int:
         """Number of digit classes (10)."""
         return int(max(self.y_train.max(), self.y_test.max())) + 1
 

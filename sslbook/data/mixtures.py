@@ -117,8 +117,8 @@ def between_class_scatter(means: torch.Tensor, weights: torch.Tensor | None = No
     """
     mu = means_matrix(means)
     w = mixing_weights(weights, mu.shape[0])
-    centred = mu - w @ mu
-    return (centred.T * w) @ centred
+    centered = mu - w @ mu
+    return (centered.T * w) @ centered
 
 
 def lda_directions(
@@ -290,6 +290,6 @@ def separated_means(
     sep = _checks.positive(separation, "separation")
     w = mixing_weights(weights, k)
     raw = torch.randn(k, d, generator=generator, dtype=torch.float64)
-    centred = raw - w @ raw
-    maha = torch.sqrt(torch.einsum("kd,de,ke->k", centred, torch.linalg.inv(cov64), centred))
-    return centred * (sep / float(maha.mean()))
+    centered = raw - w @ raw
+    maha = torch.sqrt(torch.einsum("kd,de,ke->k", centered, torch.linalg.inv(cov64), centered))
+    return centered * (sep / float(maha.mean()))

@@ -12,7 +12,7 @@ r"""Positive pairs drawn from mixture models, the augmentation model of Bansal, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -46,7 +46,13 @@ class PositivePairs:
         """Number of pairs."""
         return self.x1.shape[0]
 
+    @property
+    def d(self) -> int:
+        """Dimension of a view (columns of ``x1``)."""
+        return self.x1.shape[1]
 
+
+@dataclass(frozen=True, eq=False, repr=False)
 class SameComponentPairs(ClassMeans):
     r"""Positive pairs of :math:`\sum_j \pi_j \mathcal N(\mu_j, \Sigma)`: two independent draws from
     one component.
@@ -67,20 +73,30 @@ class SameComponentPairs(ClassMeans):
         Mixing weights, shape ``(k,)`` (default uniform).
     redraw
         Probability in ``[0, 1]`` that the positive's component is redrawn.
+
+    The sampler is frozen: after construction ``means``, ``cov`` (a ``(d, d)`` matrix) and
+    ``weights`` hold the validated float64 values and cannot be reassigned.
     """
 
-    def __init__(
-        self,
-        means: torch.Tensor,
-        cov: torch.Tensor | float = 1.0,
-        weights: torch.Tensor | None = None,
-        redraw: float = 0.0,
-    ) -> None:
-        self.means = means_matrix(means)
-        self.cov, self._chol = covariance(cov, self.means.shape[1])
-        self.weights = mixing_weights(weights, self.means.shape[0])
-        self.redraw = _checks.probability(redraw, "redraw")
-        self._cache: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
+    means: torch.Tensor
+    cov: torch.Tensor | float = 1.0
+    weights: torch.Tensor | None = None
+    redraw: float = 0.0
+    _chol: torch.Tensor = field(init=False)
+    _cache: dict = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        means = means_matrix(self.means)
+        cov, chol = covariance(self.cov, means.shape[1])
+        validated = {
+            "means": means,
+            "cov": cov,
+            "_chol": chol,
+            "weights": mixing_weights(self.weights, means.shape[0]),
+            "redraw": _checks.probability(self.redraw, "redraw"),
+        }
+        for name, value in validated.items():
+            object.__setattr__(self, name, value)
 
     @property
     def d(self) -> int:
@@ -163,7 +179,18 @@ class PairedSample:
         """Number of pairs."""
         return self.x.shape[0]
 
+    @property
+    def d1(self) -> int:
+        """Dimension of modality 1 (columns of ``x``)."""
+        return self.x.shape[1]
 
+    @property
+    def d2(self) -> int:
+        """Dimension of modality 2 (columns of ``y``)."""
+        return self.y.shape[1]
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class TwoModalityMixture:
     r"""Two modalities with a shared class and private clusters (our reading of the paper's CLIP model).
 
@@ -187,57 +214,94 @@ class TwoModalityMixture:
         Covariance :math:`\Sigma_2` ``(d2, d2)`` or a positive number.
     weights, private_weights1, private_weights2
         Weights of ``c``, ``p`` and ``q`` (default uniform).
+
+    The model is frozen: after construction every field holds its validated float64 value
+    (covariances as matrices) and cannot be reassigned. Sizes: ``k`` shared classes, dimensions
+    ``d1``, ``d2`` and ``k1``, ``k2`` private clusters.
     """
 
-    def __init__(
-        self,
-        shared1: torch.Tensor,
-        private1: torch.Tensor,
-        cov1: torch.Tensor | float,
-        shared2: torch.Tensor,
-        private2: torch.Tensor,
-        cov2: torch.Tensor | float,
-        weights: torch.Tensor | None = None,
-        private_weights1: torch.Tensor | None = None,
-        private_weights2: torch.Tensor | None = None,
-    ) -> None:
-        self._shared = (means_matrix(shared1, "shared1"), means_matrix(shared2, "shared2"))
-        self._private = (means_matrix(private1, "private1"), means_matrix(private2, "private2"))
+    shared1: torch.Tensor
+    private1: torch.Tensor
+    cov1: torch.Tensor | float
+    shared2: torch.Tensor
+    private2: torch.Tensor
+    cov2: torch.Tensor | float
+    weights: torch.Tensor | None = None
+    private_weights1: torch.Tensor | None = None
+    private_weights2: torch.Tensor | None = None
+    _cache: dict = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        shared = (means_matrix(self.shared1, "shared1"), means_matrix(self.shared2, "shared2"))
+        private = (means_matrix(self.private1, "private1"), means_matrix(self.private2, "private2"))
         for j in (0, 1):
-            if self._private[j].shape[1] != self._shared[j].shape[1]:
+            if private[j].shape[1] != shared[j].shape[1]:
                 raise ValueError(
-                    f"private{j + 1} must have {self._shared[j].shape[1]} columns like shared{j + 1}, "
-                    f"got shape {tuple(self._private[j].shape)}"
+                    f"private{j + 1} must have {shared[j].shape[1]} columns like shared{j + 1}, "
+                    f"got shape {tuple(private[j].shape)}"
                 )
-        if self._shared[0].shape[0] != self._shared[1].shape[0]:
+        if shared[0].shape[0] != shared[1].shape[0]:
             raise ValueError(
-                f"shared1 and shared2 must have one row per shared class, got {self._shared[0].shape[0]} "
-                f"and {self._shared[1].shape[0]}"
+                f"shared1 and shared2 must have one row per shared class, got {shared[0].shape[0]} "
+                f"and {shared[1].shape[0]}"
             )
-        c1, l1 = covariance(cov1, self._shared[0].shape[1], "cov1")
-        c2, l2 = covariance(cov2, self._shared[1].shape[1], "cov2")
-        self._cov, self._chol = (c1, c2), (l1, l2)
-        self.weights = mixing_weights(weights, self.k, "weights")
-        self._pweights = (
-            mixing_weights(private_weights1, self._private[0].shape[0], "private_weights1"),
-            mixing_weights(private_weights2, self._private[1].shape[0], "private_weights2"),
-        )
-        self._cache: dict[torch.dtype, tuple] = {}
+        c1, l1 = covariance(self.cov1, shared[0].shape[1], "cov1")
+        c2, l2 = covariance(self.cov2, shared[1].shape[1], "cov2")
+        validated = {
+            "shared1": shared[0],
+            "private1": private[0],
+            "cov1": c1,
+            "shared2": shared[1],
+            "private2": private[1],
+            "cov2": c2,
+            "weights": mixing_weights(self.weights, shared[0].shape[0], "weights"),
+            "private_weights1": mixing_weights(self.private_weights1, private[0].shape[0], "private_weights1"),
+            "private_weights2": mixing_weights(self.private_weights2, private[1].shape[0], "private_weights2"),
+        }
+        for name, value in validated.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_chol", (l1, l2))
+
+    @property
+    def _shared(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.shared1, self.shared2
+
+    @property
+    def _private(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.private1, self.private2
+
+    @property
+    def _cov(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.cov1, self.cov2
+
+    @property
+    def _pweights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.private_weights1, self.private_weights2
 
     @property
     def k(self) -> int:
         """Number of shared classes."""
-        return self._shared[0].shape[0]
+        return self.shared1.shape[0]
 
     @property
-    def dims(self) -> tuple[int, int]:
-        """``(d1, d2)``."""
-        return self._shared[0].shape[1], self._shared[1].shape[1]
+    def d1(self) -> int:
+        """Dimension of modality 1."""
+        return self.shared1.shape[1]
 
     @property
-    def n_private(self) -> tuple[int, int]:
-        """Numbers of private clusters ``(k1, k2)``."""
-        return self._private[0].shape[0], self._private[1].shape[0]
+    def d2(self) -> int:
+        """Dimension of modality 2."""
+        return self.shared2.shape[1]
+
+    @property
+    def k1(self) -> int:
+        """Number of private clusters of modality 1."""
+        return self.private1.shape[0]
+
+    @property
+    def k2(self) -> int:
+        """Number of private clusters of modality 2."""
+        return self.private2.shape[0]
 
     def _modality(self, modality: int) -> int:
         m = _checks.integer(modality, "modality", minimum=1, maximum=2)
@@ -271,7 +335,7 @@ class TwoModalityMixture:
         c = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         p = torch.multinomial(self._pweights[0], n, replacement=True, generator=generator)
         q = torch.multinomial(self._pweights[1], n, replacement=True, generator=generator)
-        d1, d2 = self.dims
+        d1, d2 = self.d1, self.d2
         x = a[c] + b[p] + torch.randn(n, d1, generator=generator, dtype=dtype) @ l1
         y = e[c] + f[q] + torch.randn(n, d2, generator=generator, dtype=dtype) @ l2
         return PairedSample(x=x.to(device=device), y=y.to(device=device), c=c, p=p, q=q)
@@ -279,15 +343,16 @@ class TwoModalityMixture:
     __call__ = sample
 
     def joint_labels(self, sample: PairedSample, modality: int = 1) -> torch.Tensor:
-        """Component of each sample within ``modality``'s own mixture: ``c * k_private + private``."""
+        """Component of each sample within ``modality``'s own mixture: ``c * k1 + p`` (modality 1) or
+        ``c * k2 + q`` (modality 2)."""
         if not isinstance(sample, PairedSample):
             raise TypeError(f"sample must be a PairedSample, got {type(sample).__name__}")
         j = self._modality(modality)
         priv = sample.p if j == 0 else sample.q
-        return sample.c * self.n_private[j] + priv
+        return sample.c * (self.k1, self.k2)[j] + priv
 
     def component_means(self, modality: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Means ``(k * k_private, d)`` and weights of ``modality``'s own mixture over the pairs
+        r"""Means ``(k * k1, d1)`` or ``(k * k2, d2)`` and weights of ``modality``'s own mixture over the pairs
         (shared class, private cluster), ordered as :meth:`joint_labels`."""
         j = self._modality(modality)
         a, b = self._shared[j], self._private[j]
@@ -305,7 +370,7 @@ class TwoModalityMixture:
         r"""Orthonormal basis of :math:`\mathcal S_p = \operatorname{span}\{\Sigma^{-1}(b_p - \bar b)\}`
         (raises ``ValueError`` if the modality has a single private cluster)."""
         j = self._modality(modality)
-        if self.n_private[j] < 2:
+        if (self.k1, self.k2)[j] < 2:
             raise ValueError(f"modality {modality} has a single private cluster: its private subspace is {{0}}")
         return fisher_subspace(self._private[j], self._cov[j], self._pweights[j])
 
@@ -337,7 +402,7 @@ class TwoModalityMixture:
         """
         j = self._modality(modality)
         w = _checks.array(weight, "weight", ndim=2)
-        d = self.dims[j]
+        d = (self.d1, self.d2)[j]
         if w.shape[1] != d:
             raise ValueError(f"weight must have {d} columns for modality {modality}, got shape {w.shape}")
         half = sym_power(self._cov[j], 0.5)
@@ -348,7 +413,7 @@ class TwoModalityMixture:
         u_c = orthonormalize(half @ self.shared_subspace(modality))
         proj_c = g @ u_c
         shared = float((proj_c * proj_c).sum()) / total
-        if self.n_private[j] >= 2:
+        if (self.k1, self.k2)[j] >= 2:
             u_both = orthonormalize(torch.cat([u_c, half @ self.private_subspace(modality)], dim=1))
             proj_both = g @ u_both
             both = float((proj_both * proj_both).sum()) / total
@@ -357,14 +422,14 @@ class TwoModalityMixture:
         return {"shared": shared, "private": both - shared, "rest": 1.0 - both}
 
     def __repr__(self) -> str:
-        return f"TwoModalityMixture(k={self.k}, dims={self.dims}, n_private={self.n_private})"
+        return f"TwoModalityMixture(k={self.k}, d1={self.d1}, d2={self.d2}, k1={self.k1}, k2={self.k2})"
 
 
 def _simplex(k: int) -> torch.Tensor:
     """``k`` vertices of a regular simplex centred at 0 with unit norm, in ``k - 1`` coordinates."""
-    centred = torch.eye(k, dtype=torch.float64) - 1.0 / k
-    basis = torch.linalg.svd(centred)[2][: k - 1]  # rows span the centred subspace
-    v = centred @ basis.T
+    centered = torch.eye(k, dtype=torch.float64) - 1.0 / k
+    basis = torch.linalg.svd(centered)[2][: k - 1]  # rows span the centred subspace
+    v = centered @ basis.T
     return v / v.norm(dim=1, keepdim=True)
 
 
