@@ -18,6 +18,7 @@ from bookext.toc import toc_chapters
 
 CHAPTERS = toc_chapters(ROOT)
 MAX_CELL_LINES = 45  # "at most about 40"
+MAX_CODE_COLUMNS = 88  # code reads without a horizontal scroll bar at the page's width
 ORDER = [
     ("overview", r"^## Overview\s*$"),
     ("learning objectives", r"^```\{admonition\} Learning objectives"),
@@ -117,3 +118,13 @@ def test_code_cells_are_short_and_hold_no_timing_or_test_code(path):
             f"{path.name}:{line}: timing code in the narrative (benchmarks live in tools/)"
         )
         assert not re.search(r"^\s*(import pytest|from pytest)", code, re.M), f"{path.name}:{line}: test code"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_page(path):
+    for start, body in _code_cells(_text(path)):
+        for offset, ln in enumerate(body):
+            assert len(ln) <= MAX_CODE_COLUMNS, (
+                f"{path.name}: a code line of {len(ln)} characters near line {start + offset + 1} "
+                f"(at most {MAX_CODE_COLUMNS}): {ln[:60]}..."
+            )
