@@ -45,6 +45,19 @@ def coding_rate(z: torch.Tensor, eps: float = 0.5) -> torch.Tensor:
     return _checks.finite_output(torch.log(torch.diagonal(chol)).sum(), "coding_rate", z=z)
 
 
+def _group_rates(a: torch.Tensor, fn: str, what: str) -> torch.Tensor:
+    """Half the log-determinant of each matrix of the batch ``a`` ``(groups, m, m)``, symmetric
+    positive definite, via its Cholesky factor; ``ValueError`` if one is not (``z`` too large)."""
+    try:
+        chol = torch.linalg.cholesky(a)
+    except torch.linalg.LinAlgError:
+        raise ValueError(
+            f"{fn}: a group's {what} is not positive definite in {a.dtype}: "
+            f"z is too large for eps; rescale z or raise eps"
+        ) from None
+    return torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+
+
 def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str, torch.Tensor]:
     r"""Coding-rate reduction :math:`\Delta R = R(Z) - \sum_j \tfrac{n_j}{n} R(Z_j)` for the partition
     of the rows of ``z`` given by ``labels`` (Yu et al. 2020).
@@ -84,15 +97,8 @@ def coding_rate_reduction(z: torch.Tensor, labels, eps: float = 0.5) -> dict[str
         zg = z[rows].reshape(-1, int(m), k)  # (groups, m, k), rows of one group are contiguous
         gram = zg.transpose(1, 2) @ zg if k <= m else zg @ zg.transpose(1, 2)
         eye = torch.eye(gram.shape[-1], dtype=z.dtype, device=z.device)
-        try:
-            chol = torch.linalg.cholesky(eye + (k / (m * e * e)) * gram)
-        except torch.linalg.LinAlgError:
-            raise ValueError(
-                f"coding_rate_reduction: a group's I + c Z^T Z is not positive definite in {z.dtype}: "
-                f"z is too large for eps; rescale z or raise eps"
-            ) from None
-        logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
-        compression = compression + (m / n) * 0.5 * logdets.sum()
+        rates = _group_rates(eye + (k / (m * e * e)) * gram, "coding_rate_reduction", "I + c Z^T Z")
+        compression = compression + (m / n) * rates.sum()
     return {"expansion": expansion, "compression": compression, "reduction": expansion - compression}
 
 
@@ -147,15 +153,10 @@ def coding_rate_reduction_soft(z: torch.Tensor, memberships: torch.Tensor, eps: 
     w, mass = w[:, keep], mass[keep]
     cov = torch.einsum("nc,nk,nl->ckl", w, z, z)  # Z^T Pi_j Z for every group at once
     eye = torch.eye(k, dtype=z.dtype, device=z.device)
-    try:
-        chol = torch.linalg.cholesky(eye + (k / (e * e)) * cov / mass[:, None, None])
-    except torch.linalg.LinAlgError:
-        raise ValueError(
-            f"coding_rate_reduction_soft: a group's I + c Z^T Pi Z is not positive definite in {z.dtype}: "
-            f"z is too large for eps; rescale z or raise eps"
-        ) from None
-    logdets = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
-    compression = (mass / (2.0 * n) * logdets).sum()
+    rates = _group_rates(
+        eye + (k / (e * e)) * cov / mass[:, None, None], "coding_rate_reduction_soft", "I + c Z^T Pi Z"
+    )
+    compression = (mass / n * rates).sum()
     expansion = coding_rate(z, e)
     return {"expansion": expansion, "compression": compression, "reduction": expansion - compression}
 
