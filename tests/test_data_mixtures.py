@@ -295,3 +295,15 @@ def test_internal_matrix_power():
     c = data.spiked_covariance(5, 2, 4.0, generator=gen())
     half = _base.sym_power(c, 0.5)
     assert torch.allclose(half @ half, c, atol=1e-10)
+
+
+def test_mixture_sample_draws_more_of_the_same_mixture():
+    means = torch.tensor([[3.0, 0.0], [0.0, 3.0], [-3.0, -3.0]])
+    m = data.gaussian_mixture(40, means, cov=0.5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    more = m.sample(30, torch.Generator().manual_seed(1))
+    again = data.gaussian_mixture(30, means, cov=0.5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert (more.n, more.d, more.k) == (30, 2, 3)
+    assert torch.equal(more.x, again.x) and torch.equal(more.y, again.y)
+    assert more.means is m.means and more.cov is m.cov
+    with pytest.raises(ValueError, match="n"):
+        m.sample(0)

@@ -8,9 +8,9 @@ One idiom for data throughout:
   :func:`causal_data`, :func:`planted_subspace_views`; :func:`load_digit_images` for real
   images). Its sizes are the properties ``n`` (samples), ``d`` (dimension) and ``k`` (classes or
   mixture components), where they apply; a two-modality sample has ``d1`` and ``d2``.
-* A **model to draw from** (:class:`SameComponentPairs`, :class:`TwoModalityMixture`, and a
-  :class:`CausalData` set for more instances of its model) is frozen too and has
-  ``sample(n, generator=None)``, which returns a data set. Its sizes use the same letters (``d``,
+* A **model to draw from** (:class:`SameComponentPairs`, :class:`TwoModalityMixture`; and a
+  :class:`Mixture` or :class:`CausalData` set, for more samples of its model) is frozen too and
+  has ``sample(n, generator=None)``, which returns a data set. Its sizes use the same letters (``d``,
   ``k``; ``d1``, ``d2``, ``k1``, ``k2`` for two modalities).
 * **Augmentations** (:class:`GaussianNoise`, :class:`RandomMask`, :class:`RandomAffine`, ...)
   are callables ``aug(x, generator)``; :class:`TwoViews` applies one twice to give a

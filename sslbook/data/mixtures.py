@@ -12,7 +12,7 @@ mixtures of that paper's experiments: means at a prescribed Mahalanobis separati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -59,6 +59,16 @@ class Mixture(Samples, ClassMeans):
         """Orthonormal basis ``(d, m)`` (float64) of the mixture's Fisher subspace; see
         :func:`fisher_subspace`."""
         return fisher_subspace(self.means, self.cov, self.weights)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Mixture:
+        """``n`` new samples of the same mixture (its stored means, covariance and weights, in
+        its dtype), e.g. a test set; drawn on the CPU with ``generator``, moved to this sample's
+        device."""
+        weights = None if self.weights is None else self.weights.double().cpu()
+        fresh = gaussian_mixture(
+            n, self.means.double().cpu(), self.cov.double().cpu(), weights, generator, self.x.dtype
+        )
+        return replace(self, x=fresh.x.to(self.x.device), y=fresh.y.to(self.y.device))
 
 
 def gaussian_mixture(
