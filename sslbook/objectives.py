@@ -40,9 +40,10 @@ from torch import nn
 
 from . import _checks, losses
 from .data.causal import CausalData
-from .data.hidden import HiddenFeatureData, noisy_views
+from .data.hidden import HiddenFeatureData
 from .data.latent import PlantedViews
 from .data.pairs import SameComponentPairs
+from .data.views import GaussianNoise, TwoViews
 
 __all__ = ["NAMES", "CONTROLS", "ALL", "DEFAULTS", "needs_predictor", "predictor", "loss_terms", "loss", "view_pair"]
 
@@ -231,7 +232,8 @@ def view_pair(
     (a method, an augmentation object, stored arrays); this gives them one signature.
 
     * :class:`~sslbook.data.HiddenFeatureData`: two noisy copies of every sample
-      (:func:`~sslbook.data.noisy_views`);
+      (:class:`~sslbook.data.TwoViews` of :class:`~sslbook.data.GaussianNoise` at the data's noise
+      level);
     * :class:`~sslbook.data.SameComponentPairs`: ``n`` fresh pairs, two draws from one component
       (``n`` required);
     * :class:`~sslbook.data.PlantedViews`: the stored anchors and positives ``(x, x_pos)``;
@@ -275,9 +277,7 @@ def view_pair(
         rows = torch.randperm(source.n, generator=generator)[:m].to(source.x.device)
     x = source.x[rows]
     if isinstance(source, HiddenFeatureData):
-        return noisy_views(x, source.noise, generator=generator)
+        return TwoViews(GaussianNoise(source.noise))(x, generator=generator)
     if isinstance(source, PlantedViews):
         return x, source.x_pos[rows]
-    m = x.shape[0]
-    both = source.view(torch.cat([x, x]), generator=generator)
-    return both[:m], both[m:]
+    return TwoViews(source.view)(x, generator=generator)

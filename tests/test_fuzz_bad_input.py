@@ -1082,15 +1082,6 @@ def _(g, n, k):
     )
 
 
-@case("data.noisy_views")
-def _(g, n, k):
-    return Call(
-        lambda x, noise: data.noisy_views(x, noise, generator=torch.Generator().manual_seed(0)),
-        {"x": rnd(g, n, k), "noise": 0.1},
-        permissive={"zero", "empty", "tiny"},
-    )
-
-
 @case("data.causal_data")
 def _(g, n, k):
     return Call(

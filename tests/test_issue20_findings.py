@@ -96,7 +96,7 @@ def test_half_precision_and_mixed_dtypes_are_named():
 def test_model_forwards_and_views_refuse_nan():
     x = torch.ones(3, 4)
     x[1, 2] = float("nan")
-    for fn in (models.LinearEncoder(4, 2), models.MLP([4, 2]), lambda v: data.noisy_views(v, 0.1)):
+    for fn in (models.LinearEncoder(4, 2), models.MLP([4, 2]), lambda v: data.TwoViews(data.GaussianNoise(0.1))(v)):
         with pytest.raises(ValueError, match="x contains NaN"):
             fn(x)
 

@@ -13,15 +13,15 @@ One idiom for data throughout:
   has ``sample(n, generator=None)``, which returns a data set. Its sizes use the same letters (``d``,
   ``k``; ``d1``, ``d2``, ``k1``, ``k2`` for two modalities).
 * **Augmentations** (:class:`GaussianNoise`, :class:`RandomMask`, :class:`RandomAffine`, ...)
-  are callables ``aug(x, generator)``; :class:`TwoViews` applies one twice to give a
-  positive pair.
+  are callables ``aug(x, generator)``; :class:`TwoViews` draws two views of a batch with one
+  (a positive pair per row), the one way to do so.
 
 Every random draw takes a ``torch.Generator``, so a chapter's seed fixes its data.
 """
 
 from .causal import CausalData, CausalView, causal_data
 from .digits import DigitImages, downsample, load_digit_images
-from .hidden import HiddenFeatureData, hidden_feature_data, noisy_views
+from .hidden import HiddenFeatureData, hidden_feature_data
 from .image_views import RandomAffine, RandomRotation, RandomShift, affine, style_copies
 from .latent import PlantedViews, planted_subspace_views
 from .mixtures import (
@@ -65,7 +65,6 @@ __all__ = [
     "style_copies",
     "HiddenFeatureData",
     "hidden_feature_data",
-    "noisy_views",
     "CausalData",
     "CausalView",
     "causal_data",

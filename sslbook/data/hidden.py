@@ -23,9 +23,8 @@ import torch
 
 from .. import _checks
 from ._base import Samples
-from .views import GaussianNoise
 
-__all__ = ["HiddenFeatureData", "hidden_feature_data", "noisy_views", "HIDDEN_KINDS", "NOISE_KINDS"]
+__all__ = ["HiddenFeatureData", "hidden_feature_data", "HIDDEN_KINDS", "NOISE_KINDS"]
 
 HIDDEN_KINDS = ("onoff", "symmetric")
 NOISE_KINDS = ("isotropic", "shared")
@@ -49,7 +48,8 @@ class HiddenFeatureData(Samples):
     tau
         Strength :math:`\tau` of the hidden feature.
     noise
-        Standard deviation :math:`\rho` of the data noise (also the default view noise).
+        Standard deviation :math:`\rho` of the data noise (the chapter's views add noise of the
+        same level: ``TwoViews(GaussianNoise(noise))``).
     hidden
         ``"onoff"`` (:math:`\tau z e_2`) or ``"symmetric"`` (:math:`\tau (2z-1) e_2`).
     """
@@ -76,46 +76,6 @@ class HiddenFeatureData(Samples):
         """Empirical cluster fractions, shape ``(4,)`` (float64), in the order of :attr:`means`."""
         counts = torch.bincount(self.cluster.cpu(), minlength=4).to(torch.float64)
         return counts / self.n
-
-    def views(
-        self, noise: float | None = None, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A positive pair of every sample: :func:`noisy_views` of :attr:`x` (default noise :attr:`noise`)."""
-        return noisy_views(self.x, self.noise if noise is None else noise, generator=generator)
-
-
-def noisy_views(
-    x: torch.Tensor, noise: float, generator: torch.Generator | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Two views of every row of ``x`` by independent additive Gaussian noise.
-
-    :class:`~sslbook.data.GaussianNoise` of standard deviation ``noise`` applied to two stacked
-    copies of ``x`` (one draw of the noise for both views).
-
-    Parameters
-    ----------
-    x
-        Samples, shape ``(n, d)``, or a stack ``(r, n, d)`` of ``r`` data sets (e.g. one per seed).
-    noise
-        Standard deviation :math:`\rho \ge 0` of the noise :math:`\xi^{+}, \xi^{++} \sim \mathcal N(0, \rho^2 I)`.
-    generator
-        Source of randomness.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        ``(x + xi_plus, x + xi_plusplus)``, each of the shape of ``x``.
-    """
-    _checks.tensor(x, "x", ndim=(2, 3))
-    rho = _checks.positive(noise, "noise", allow_zero=True)
-    if rho > torch.finfo(x.dtype).max / 1e3:  # x is finite; only such a noise level can overflow (|xi| < 40)
-        raise ValueError(f"noise {noise!r} overflows {x.dtype}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    # One draw of noise for the two stacked copies (this sits in the inner loop of the chapter's
-    # training runs): the same numbers as noise of shape (2, *x.shape) added to x.
-    v = GaussianNoise(rho)(x.expand((2,) + tuple(x.shape)), generator=generator)
-    return v[0], v[1]
 
 
 def hidden_feature_data(

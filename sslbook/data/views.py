@@ -29,9 +29,8 @@ def _batch(x: torch.Tensor) -> torch.Tensor:
 class GaussianNoise:
     """Add i.i.d. ``N(0, std^2)`` noise to every entry, and optionally clip the result.
 
-    The package's one way to draw a noisy view: :func:`sslbook.data.noisy_views` and
-    :meth:`sslbook.data.HiddenFeatureData.views` call it on the two stacked copies of a batch.
-    Calling it on a batch ``x`` of shape ``(n, ...)`` (2 to 4 dimensions) returns a new batch of
+    The package's one way to draw a noisy view; ``TwoViews(GaussianNoise(rho))`` gives a positive
+    pair per row. Calling it on a batch ``x`` of shape ``(n, ...)`` (2 to 4 dimensions) returns a new batch of
     the same shape. The noise is drawn on the generator's device (the CPU when ``generator`` is
     ``None``) and moved to ``x``'s.
 
@@ -106,7 +105,15 @@ class Compose:
 
 
 class TwoViews:
-    """Two independent draws of ``transform`` on the same batch (a positive pair per row)."""
+    """Two independent draws of ``transform`` on the same batch (a positive pair per row).
+
+    The package's one way to get two views. ``TwoViews(t)(x, generator)`` applies ``t`` once, to
+    the batch stacked on itself (``torch.cat([x, x])``), and splits the result: rows ``:n`` are the
+    first views, rows ``n:`` the second. This draws both views in one call, and requires ``t`` to
+    treat the rows independently, as every augmentation of :mod:`sslbook.data` does. ``x`` may also
+    be a stack ``(r, n, d)`` of ``r`` data sets, for transforms that accept it (e.g.
+    :class:`GaussianNoise`).
+    """
 
     def __init__(self, transform: Augmentation) -> None:
         if not callable(transform):
@@ -114,7 +121,13 @@ class TwoViews:
         self.transform = transform
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.transform(x, generator=generator), self.transform(x, generator=generator)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim < 1 or x.shape[0] < 1:
+            raise ValueError(f"x must have at least one row, got shape {tuple(x.shape)}")
+        n = x.shape[0]
+        both = self.transform(torch.cat([x, x]), generator=generator)
+        return both[:n], both[n:]
 
     def __repr__(self) -> str:
         return f"TwoViews({self.transform!r})"
