@@ -30,9 +30,9 @@ class GaussianNoise:
     """Add i.i.d. ``N(0, std^2)`` noise to every entry, and optionally clip the result.
 
     The package's one way to draw a noisy view; ``TwoViews(GaussianNoise(rho))`` gives a positive
-    pair per row. Calling it on a batch ``x`` of shape ``(n, ...)`` (2 to 4 dimensions) returns a new batch of
-    the same shape. The noise is drawn on the generator's device (the CPU when ``generator`` is
-    ``None``) and moved to ``x``'s.
+    pair per row. Calling it on a batch ``x`` of shape ``(n, ...)`` (2 to 4 dimensions) returns a
+    new batch of the same shape. The noise is drawn on the generator's device (the CPU when
+    ``generator`` is ``None``) and moved to ``x``'s.
 
     Parameters
     ----------
